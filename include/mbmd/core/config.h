@@ -1,0 +1,33 @@
+// Configuration: a JSON tree of documented keys with mmdetection 2.x defaults.
+//
+// A config file (.json) may name a parent with "_base_" (a path relative to the file); the
+// parent chain is merged onto the built-in defaults. Every key must already exist in the defaults
+// and keep its type, so a misspelt key or a wrong value is an error that names it.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace mbmd {
+
+using Json = nlohmann::json;
+
+// The full default tree: every key the product understands (docs/config.md describes them).
+const Json& default_config();
+
+// Loads a config file onto the defaults. `name` may be a path or the name of a file under the
+// project's configs/ folder without its extension ("mbmdnet_r50_mhfpn").
+Json load_config(const std::string& name);
+
+// Applies "a.b.c=value" assignments; the value is parsed as JSON when it parses, else as text.
+void apply_overrides(Json& config, const std::vector<std::string>& assignments);
+
+// Merges `patch` onto `base`, checking that each key exists and keeps its type; `origin` names
+// where the patch came from in error messages.
+void merge_config(Json& base, const Json& patch, const std::string& origin);
+
+// Looks up a dotted key ("model.neck.type"), throwing mbmd::Error when it is absent.
+const Json& config_at(const Json& config, const std::string& dotted_key);
+
+}  // namespace mbmd

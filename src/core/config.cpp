@@ -1,0 +1,157 @@
+#include "mbmd/core/config.h"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "mbmd/core/error.h"
+#include "mbmd_paths.h"
+
+namespace mbmd {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+const char* type_name(const Json& value) {
+  switch (value.type()) {
+    case Json::value_t::object: return "an object";
+    case Json::value_t::array: return "a list";
+    case Json::value_t::string: return "text";
+    case Json::value_t::boolean: return "true or false";
+    case Json::value_t::number_integer:
+    case Json::value_t::number_unsigned: return "an integer";
+    case Json::value_t::number_float: return "a number";
+    default: return "null";
+  }
+}
+
+// Integers are accepted where a number is expected; everything else must keep its type.
+bool same_kind(const Json& expected, const Json& given) {
+  if (expected.is_number_float()) return given.is_number();
+  if (expected.is_number_integer()) return given.is_number_integer();
+  return expected.type() == given.type();
+}
+
+Json read_json_file(const fs::path& path) {
+  std::ifstream in(path);
+  if (!in) throw Error("config file " + path.string() + ": cannot be opened");
+  try {
+    return Json::parse(in, nullptr, true, /*ignore_comments=*/true);
+  } catch (const Json::parse_error& e) {
+    throw Error("config file " + path.string() + ": not valid JSON: " + e.what());
+  }
+}
+
+fs::path resolve_config_path(const std::string& name) {
+  fs::path path(name);
+  if (fs::exists(path) && fs::is_regular_file(path)) return path;
+  if (!path.has_extension()) {
+    for (const char* ext : {".json"}) {
+      fs::path with_ext = path;
+      with_ext += ext;
+      if (fs::exists(with_ext)) return with_ext;
+    }
+    for (const char* ext : {".json"}) {
+      fs::path in_tree = fs::path(MBMD_CONFIG_DIR) / (name + ext);
+      if (fs::exists(in_tree)) return in_tree;
+    }
+  }
+  throw Error("config " + name + ": no such file (give a path, or a name under configs/)");
+}
+
+// Reads a file and its "_base_" chain into one patch, parents first.
+Json read_with_bases(const fs::path& path, int depth) {
+  if (depth > 16) throw Error("config file " + path.string() + ": _base_ chain is too deep");
+  Json patch = read_json_file(path);
+  if (!patch.is_object()) throw Error("config file " + path.string() + ": top level must be an object");
+  Json merged = Json::object();
+  if (patch.contains("_base_")) {
+    if (!patch["_base_"].is_string())
+      throw Error("config file " + path.string() + ": _base_ must be a file name");
+    fs::path base = path.parent_path() / patch["_base_"].get<std::string>();
+    merged = read_with_bases(base, depth + 1);
+    patch.erase("_base_");
+  }
+  merged.merge_patch(patch);
+  return merged;
+}
+
+Json parse_value(const std::string& text) {
+  try {
+    return Json::parse(text);
+  } catch (const Json::parse_error&) {
+    return Json(text);
+  }
+}
+
+std::vector<std::string> split_key(const std::string& dotted) {
+  std::vector<std::string> parts;
+  std::stringstream stream(dotted);
+  std::string part;
+  while (std::getline(stream, part, '.')) parts.push_back(part);
+  return parts;
+}
+
+void merge_into(Json& base, const Json& patch, const std::string& prefix, const std::string& origin) {
+  for (auto it = patch.begin(); it != patch.end(); ++it) {
+    const std::string key = prefix.empty() ? it.key() : prefix + "." + it.key();
+    if (!base.contains(it.key()))
+      throw Error(origin + ": unknown config key '" + key + "'");
+    Json& target = base[it.key()];
+    if (target.is_object()) {
+      if (!it.value().is_object())
+        throw Error(origin + ": config key '" + key + "' must be an object");
+      merge_into(target, it.value(), key, origin);
+      continue;
+    }
+    if (!same_kind(target, it.value()))
+      throw Error(origin + ": config key '" + key + "' must be " + type_name(target) + ", got " +
+                  it.value().dump());
+    if (target.is_array() && !target.empty()) {
+      for (const auto& element : it.value())
+        if (!same_kind(target.front(), element))
+          throw Error(origin + ": config key '" + key + "' must hold " + type_name(target.front()) +
+                      " values, got " + element.dump());
+    }
+    target = it.value();
+  }
+}
+
+}  // namespace
+
+void merge_config(Json& base, const Json& patch, const std::string& origin) {
+  merge_into(base, patch, "", origin);
+}
+
+Json load_config(const std::string& name) {
+  const fs::path path = resolve_config_path(name);
+  Json config = default_config();
+  merge_config(config, read_with_bases(path, 0), "config file " + path.string());
+  return config;
+}
+
+void apply_overrides(Json& config, const std::vector<std::string>& assignments) {
+  for (const auto& assignment : assignments) {
+    const auto eq = assignment.find('=');
+    if (eq == std::string::npos || eq == 0)
+      throw Error("--set " + assignment + ": expected key=value");
+    const std::string key = assignment.substr(0, eq);
+    Json patch = parse_value(assignment.substr(eq + 1));
+    const auto parts = split_key(key);
+    for (auto it = parts.rbegin(); it != parts.rend(); ++it) patch = Json{{*it, patch}};
+    merge_config(config, patch, "--set " + assignment);
+  }
+}
+
+const Json& config_at(const Json& config, const std::string& dotted_key) {
+  const Json* node = &config;
+  for (const auto& part : split_key(dotted_key)) {
+    if (!node->is_object() || !node->contains(part))
+      throw Error("config key '" + dotted_key + "' is missing");
+    node = &(*node)[part];
+  }
+  return *node;
+}
+
+}  // namespace mbmd

@@ -1,0 +1,141 @@
+// Built-in defaults: mmdetection 2.x faster_rcnn_r50_fpn_1x (design notes, section 3).
+// docs/config.md documents every key; a key missing here is unknown to the product.
+#include "mbmd/core/config.h"
+
+namespace mbmd {
+
+namespace {
+
+constexpr const char* kDefaults = R"json({
+  "model": {
+    "num_classes": 1,
+    "backbone": {
+      "type": "resnet",
+      "depth": 50,
+      "frozen_stages": 1,
+      "norm_eval": true,
+      "pretrained": ""
+    },
+    "neck": {
+      "type": "fpn",
+      "out_channels": 256
+    },
+    "anchor": {
+      "scales": [8.0],
+      "ratios": [0.5, 1.0, 2.0],
+      "strides": [4, 8, 16, 32, 64],
+      "sizes": [],
+      "round_base": false,
+      "stride_from_feature_size": false
+    },
+    "rpn": {
+      "feat_channels": 256,
+      "target_stds": [1.0, 1.0, 1.0, 1.0],
+      "clamp_min_delta": true,
+      "train": {
+        "pos_iou_thr": 0.7,
+        "neg_iou_thr": 0.3,
+        "min_pos_iou": 0.3,
+        "num_samples": 256,
+        "pos_fraction": 0.5,
+        "pre_nms_top_n": 2000,
+        "post_nms_top_n": 1000,
+        "nms_iou": 0.7
+      },
+      "test": {
+        "pre_nms_top_n": 1000,
+        "post_nms_top_n": 1000,
+        "nms_iou": 0.7
+      },
+      "min_box_size": 0.0
+    },
+    "roi": {
+      "output_size": 7,
+      "sampling_ratio": 0,
+      "aligned": true,
+      "level_mapping": "mmdet",
+      "finest_scale": 56.0,
+      "fc_channels": 1024,
+      "background_first": false,
+      "target_stds": [0.1, 0.1, 0.2, 0.2],
+      "clamp_min_delta": true,
+      "train": {
+        "pos_iou_thr": 0.5,
+        "neg_iou_thr": 0.5,
+        "num_samples": 512,
+        "pos_fraction": 0.25,
+        "add_gt_as_proposals": true
+      },
+      "test": {
+        "score_thr": 0.05,
+        "nms_iou": 0.5,
+        "max_per_img": 100,
+        "min_box_size": 0.0,
+        "nms_in_original_scale": true
+      }
+    }
+  },
+  "input": {
+    "scale": [1333, 800],
+    "resize": "mmdet",
+    "mean": [123.675, 116.28, 103.53],
+    "std": [58.395, 57.12, 57.375],
+    "unit_range": false,
+    "size_divisor": 32,
+    "flip_prob": 0.5
+  },
+  "data": {
+    "dataset": "coco",
+    "root": "",
+    "ann_file": "",
+    "classes": ["mass"],
+    "masses_only": false,
+    "split_file": "",
+    "split_seed": 0,
+    "permutation": 0,
+    "cache": true,
+    "workers": 2,
+    "skip_bad": false
+  },
+  "train": {
+    "epochs": 12,
+    "batch_size": 2,
+    "lr": 0.02,
+    "lr_base_batch": 16,
+    "scale_lr": true,
+    "momentum": 0.9,
+    "weight_decay": 0.0001,
+    "warmup_iters": 500,
+    "warmup_ratio": 0.001,
+    "schedule": "step",
+    "steps": [8, 11],
+    "gamma": 0.1,
+    "grad_clip": 0.0,
+    "seed": 0,
+    "val_interval": 1,
+    "best_metric": "ap50",
+    "log_interval": 10
+  },
+  "eval": {
+    "iou_thrs": [0.2, 0.5, 0.75],
+    "hit": "iou",
+    "hit_iou": 0.5,
+    "score_thr": -1.0,
+    "fppi_cap": 1.0,
+    "count_normals": true,
+    "area_scale_short_side": 800
+  },
+  "runtime": {
+    "threads": 0,
+    "device": "cpu"
+  }
+})json";
+
+}  // namespace
+
+const Json& default_config() {
+  static const Json defaults = Json::parse(kDefaults);
+  return defaults;
+}
+
+}  // namespace mbmd
