@@ -1,8 +1,56 @@
+// The `mbmd` program: dispatches to one command per file in this folder.
 #include <iostream>
+#include <string>
+#include <vector>
 
+#include "command.h"
 #include "mbmd/core/error.h"
 
+namespace {
+
+struct Command {
+  const char* name;
+  int (*run)(const mbmd::cli::Args&);
+  const char* summary;
+};
+
+// One line per command; keep them in the order a user meets them.
+const Command kCommands[] = {
+    {"stats", mbmd::cli::stats_command, "parameters and GFLOPs of a config"},
+};
+
+void print_usage(std::ostream& out) {
+  out << "usage: mbmd <command> [options]\n\ncommands:\n";
+  for (const auto& c : kCommands)
+    out << "  " << c.name << std::string(12 - std::string(c.name).size(), ' ') << c.summary << "\n";
+  out << "\n`mbmd <command> --help` describes a command's options.\n";
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
-  std::cerr << "mbmd: no command yet\n";
+  if (argc < 2) {
+    print_usage(std::cerr);
+    return 2;
+  }
+  const std::string name = argv[1];
+  if (name == "--help" || name == "-h" || name == "help") {
+    print_usage(std::cout);
+    return 0;
+  }
+  for (const auto& c : kCommands) {
+    if (name != c.name) continue;
+    try {
+      return c.run(mbmd::cli::Args(argv + 2, argv + argc));
+    } catch (const mbmd::Error& e) {
+      std::cerr << "mbmd " << name << ": error: " << e.what() << "\n";
+      return 1;
+    } catch (const std::exception& e) {
+      std::cerr << "mbmd " << name << ": internal error: " << e.what() << "\n";
+      return 3;
+    }
+  }
+  std::cerr << "mbmd: unknown command '" << name << "'\n\n";
+  print_usage(std::cerr);
   return 2;
 }

@@ -15,14 +15,21 @@ namespace {
 
 const char* type_name(const Json& value) {
   switch (value.type()) {
-    case Json::value_t::object: return "an object";
-    case Json::value_t::array: return "a list";
-    case Json::value_t::string: return "text";
-    case Json::value_t::boolean: return "true or false";
+    case Json::value_t::object:
+      return "an object";
+    case Json::value_t::array:
+      return "a list";
+    case Json::value_t::string:
+      return "text";
+    case Json::value_t::boolean:
+      return "true or false";
     case Json::value_t::number_integer:
-    case Json::value_t::number_unsigned: return "an integer";
-    case Json::value_t::number_float: return "a number";
-    default: return "null";
+    case Json::value_t::number_unsigned:
+      return "an integer";
+    case Json::value_t::number_float:
+      return "a number";
+    default:
+      return "null";
   }
 }
 
@@ -64,7 +71,8 @@ fs::path resolve_config_path(const std::string& name) {
 Json read_with_bases(const fs::path& path, int depth) {
   if (depth > 16) throw Error("config file " + path.string() + ": _base_ chain is too deep");
   Json patch = read_json_file(path);
-  if (!patch.is_object()) throw Error("config file " + path.string() + ": top level must be an object");
+  if (!patch.is_object())
+    throw Error("config file " + path.string() + ": top level must be an object");
   Json merged = Json::object();
   if (patch.contains("_base_")) {
     if (!patch["_base_"].is_string())
@@ -93,11 +101,11 @@ std::vector<std::string> split_key(const std::string& dotted) {
   return parts;
 }
 
-void merge_into(Json& base, const Json& patch, const std::string& prefix, const std::string& origin) {
+void merge_into(Json& base, const Json& patch, const std::string& prefix,
+                const std::string& origin) {
   for (auto it = patch.begin(); it != patch.end(); ++it) {
     const std::string key = prefix.empty() ? it.key() : prefix + "." + it.key();
-    if (!base.contains(it.key()))
-      throw Error(origin + ": unknown config key '" + key + "'");
+    if (!base.contains(it.key())) throw Error(origin + ": unknown config key '" + key + "'");
     Json& target = base[it.key()];
     if (target.is_object()) {
       if (!it.value().is_object())

@@ -1,0 +1,14 @@
+// Every `mbmd` command is a function taking its own arguments (without the command name) and
+// returning the exit status. main.cpp keeps the table of commands.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace mbmd::cli {
+
+using Args = std::vector<std::string>;
+
+int stats_command(const Args& args);
+
+}  // namespace mbmd::cli
