@@ -1,0 +1,108 @@
+// NMS and batched NMS: argument checks and dispatch to the CPU or CUDA kernel.
+#include "mbmd/ops/nms.h"
+
+#include <sstream>
+#include <string>
+#include <tuple>
+
+#include "cpu/nms_kernel.h"
+#include "mbmd/core/error.h"
+#ifdef MBMD_WITH_CUDA
+#include "cuda/nms_kernel.h"
+#endif
+
+namespace mbmd::ops {
+namespace {
+
+std::string shape_of(const at::Tensor& t) {
+  std::ostringstream out;
+  out << t.sizes();
+  return out.str();
+}
+
+void check_boxes_and_scores(const char* op, const at::Tensor& boxes, const at::Tensor& scores) {
+  const std::string name(op);
+  if (!boxes.defined() || !scores.defined()) {
+    throw Error(name + ": boxes and scores must be defined tensors");
+  }
+  if (boxes.dim() != 2 || boxes.size(1) != 4) {
+    throw Error(name + ": boxes must have shape [N, 4] (x1, y1, x2, y2), got shape " +
+                shape_of(boxes));
+  }
+  if (scores.dim() != 1 || scores.size(0) != boxes.size(0)) {
+    throw Error(name + ": scores must have shape [N] with N = " + std::to_string(boxes.size(0)) +
+                " (one per box), got shape " + shape_of(scores));
+  }
+  if (boxes.scalar_type() != at::kFloat && boxes.scalar_type() != at::kDouble) {
+    throw Error(name + ": boxes must be float32 or float64, got " +
+                std::string(c10::toString(boxes.scalar_type())));
+  }
+  if (scores.scalar_type() != boxes.scalar_type()) {
+    throw Error(name + ": boxes and scores must have the same dtype, got " +
+                std::string(c10::toString(boxes.scalar_type())) + " and " +
+                std::string(c10::toString(scores.scalar_type())));
+  }
+  if (scores.device() != boxes.device()) {
+    throw Error(name + ": boxes and scores must be on the same device, got " +
+                boxes.device().str() + " and " + scores.device().str());
+  }
+}
+
+at::Tensor nms_on_device(const char* op, const at::Tensor& boxes, const at::Tensor& scores,
+                         const at::Tensor& labels, double iou_threshold) {
+  if (boxes.device().is_cpu()) {
+    return cpu::nms_kernel(boxes, scores, labels, iou_threshold);
+  }
+#ifdef MBMD_WITH_CUDA
+  if (boxes.device().is_cuda()) {
+    return cuda::nms_kernel(boxes, scores, labels, iou_threshold);
+  }
+#endif
+  throw Error(std::string(op) + ": no kernel for tensors on " + boxes.device().str() +
+              " in this build (mbmd was built without CUDA support)");
+}
+
+}  // namespace
+
+at::Tensor nms(const at::Tensor& boxes, const at::Tensor& scores, double iou_threshold) {
+  check_boxes_and_scores("nms", boxes, scores);
+  return nms_on_device("nms", boxes, scores, at::Tensor(), iou_threshold);
+}
+
+at::Tensor batched_nms(const at::Tensor& boxes, const at::Tensor& scores, const at::Tensor& idxs,
+                       double iou_threshold) {
+  check_boxes_and_scores("batched_nms", boxes, scores);
+  if (!idxs.defined() || idxs.dim() != 1 || idxs.size(0) != boxes.size(0)) {
+    throw Error("batched_nms: idxs must have shape [N] with N = " + std::to_string(boxes.size(0)) +
+                " (one per box), got " + (idxs.defined() ? "shape " + shape_of(idxs) : "none"));
+  }
+  if (!at::isIntegralType(idxs.scalar_type(), /*includeBool=*/false)) {
+    throw Error("batched_nms: idxs must be an integer tensor, got " +
+                std::string(c10::toString(idxs.scalar_type())));
+  }
+  if (idxs.device() != boxes.device()) {
+    throw Error("batched_nms: boxes and idxs must be on the same device, got " +
+                boxes.device().str() + " and " + idxs.device().str());
+  }
+  if (boxes.size(0) == 0) return at::empty({0}, boxes.options().dtype(at::kLong));
+
+  // Per-label greedy NMS in the global stable score order. This keeps exactly the boxes that
+  // torchvision keeps; unlike torchvision's small-input path (which offsets each class's boxes by
+  // idx * (max coordinate + 1) and runs one plain NMS) no coordinate is shifted, so no IoU is
+  // rounded differently from a per-class NMS, and negative coordinates cannot make classes overlap.
+  at::Tensor keep = nms_on_device("batched_nms", boxes, scores, idxs.to(at::kLong), iou_threshold);
+
+  // Above 4000 coordinates on the CPU (20000 on CUDA) torchvision runs NMS class by class and then
+  // orders the kept indices (taken in increasing index order) with an unstable descending sort of
+  // their scores. Replaying that last step gives its exact order among equal scores.
+  const int64_t per_class_from = boxes.device().is_cpu() ? 4000 : 20000;
+  if (boxes.numel() > per_class_from) {
+    const at::Tensor increasing = std::get<0>(keep.sort());
+    const at::Tensor order =
+        std::get<1>(scores.index_select(0, increasing).sort(/*dim=*/0, /*descending=*/true));
+    keep = increasing.index_select(0, order);
+  }
+  return keep;
+}
+
+}  // namespace mbmd::ops
