@@ -10,12 +10,22 @@
 #include "mbmd/data/png.h"
 
 namespace mbmd::data {
+namespace {
+
+// Any Netpbm magic ("P1".."P7"): the PGM reader then says which types it does not support.
+bool looks_like_netpbm(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  char magic[2] = {0, 0};
+  return in.read(magic, 2) && magic[0] == 'P' && magic[1] >= '1' && magic[1] <= '7';
+}
+
+}  // namespace
 
 bool is_png_or_pgm(const std::string& path) { return is_png_file(path) || is_pgm_file(path); }
 
 ImageInfo read_image_info(const std::string& path) {
   if (is_png_file(path)) return read_png_info(path);
-  if (is_pgm_file(path)) return read_pgm_info(path);
+  if (looks_like_netpbm(path)) return read_pgm_info(path);
   std::ifstream probe(path, std::ios::binary);
   if (!probe) throw Error(path + ": cannot open the file");
   throw Error(path + ": not a PNG or binary PGM (P5) file");
@@ -23,7 +33,7 @@ ImageInfo read_image_info(const std::string& path) {
 
 DecodedImage read_image(const std::string& path) {
   if (is_png_file(path)) return read_png(path);
-  if (is_pgm_file(path)) return read_pgm(path);
+  if (looks_like_netpbm(path)) return read_pgm(path);
   std::ifstream probe(path, std::ios::binary);
   if (!probe) throw Error(path + ": cannot open the file");
   throw Error(path + ": not a PNG or binary PGM (P5) file");
