@@ -1,0 +1,122 @@
+#include "mbmd/model/input_transform.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "mbmd/core/error.h"
+
+namespace mbmd::model {
+
+namespace {
+
+at::Tensor as_three_channels(const at::Tensor& image) {
+  at::Tensor chw;
+  if (image.dim() == 2) {
+    chw = image.unsqueeze(0);
+  } else if (image.dim() == 3) {
+    chw = image;
+  } else {
+    throw Error("image tensor must have rank 2 [H, W] or 3 [C, H, W], got rank " +
+                std::to_string(image.dim()));
+  }
+  if (chw.size(0) == 1) chw = chw.expand({3, chw.size(1), chw.size(2)});
+  if (chw.size(0) != 3)
+    throw Error("image tensor must have 1 or 3 channels, got " + std::to_string(chw.size(0)));
+  if (chw.size(1) < 1 || chw.size(2) < 1) throw Error("image tensor is empty");
+  return chw.to(at::kFloat);
+}
+
+// mmdetection (mmcv.imrescale): scale = min(long_max / long, short_max / short),
+// new size = int(size * scale + 0.5).
+std::pair<int64_t, int64_t> mmdet_size(int64_t h, int64_t w, const InputOptions& o) {
+  const double scale = std::min(static_cast<double>(o.max_long) / std::max(h, w),
+                                static_cast<double>(o.max_short) / std::min(h, w));
+  return {static_cast<int64_t>(h * scale + 0.5), static_cast<int64_t>(w * scale + 0.5)};
+}
+
+// torchvision (GeneralizedRCNNTransform): the scale is computed in float32, and
+// interpolate(scale_factor, recompute_scale_factor=True) takes floor(size * scale).
+std::pair<int64_t, int64_t> torchvision_size(int64_t h, int64_t w, const InputOptions& o) {
+  const float scale = std::min(static_cast<float>(o.max_short) / static_cast<float>(std::min(h, w)),
+                               static_cast<float>(o.max_long) / static_cast<float>(std::max(h, w)));
+  const double s = static_cast<double>(scale);
+  return {static_cast<int64_t>(std::floor(static_cast<double>(h) * s)),
+          static_cast<int64_t>(std::floor(static_cast<double>(w) * s))};
+}
+
+}  // namespace
+
+PreparedImage prepare_image(const at::Tensor& image, const InputOptions& o, bool flip) {
+  auto chw = as_three_channels(image);
+  const int64_t h = chw.size(1), w = chw.size(2);
+  const auto [new_h, new_w] =
+      o.resize == "torchvision" ? torchvision_size(h, w, o) : mmdet_size(h, w, o);
+  if (o.unit_range) chw = chw / 255.0;
+  // With unit_range the mean and std are in 0..1 units, as torchvision gives them.
+  auto mean = at::tensor({o.mean[0], o.mean[1], o.mean[2]}, at::kFloat).view({3, 1, 1});
+  auto std = at::tensor({o.std[0], o.std[1], o.std[2]}, at::kFloat).view({3, 1, 1});
+  // Normalising is affine per channel and bilinear weights sum to one, so the order of the two
+  // steps only matters to rounding; torchvision normalises first, and so do we.
+  chw = (chw - mean) / std;
+  if (new_h != h || new_w != w) {
+    chw = at::upsample_bilinear2d(chw.unsqueeze(0), {new_h, new_w}, /*align_corners=*/false)
+              .squeeze(0);
+  }
+  if (flip) chw = chw.flip({2});
+  PreparedImage out;
+  out.tensor = chw.contiguous();
+  out.meta.original_height = h;
+  out.meta.original_width = w;
+  out.meta.height = new_h;
+  out.meta.width = new_w;
+  out.meta.scale_x = static_cast<double>(new_w) / w;
+  out.meta.scale_y = static_cast<double>(new_h) / h;
+  out.meta.flipped = flip;
+  return out;
+}
+
+at::Tensor boxes_to_input(const at::Tensor& boxes, const ImageMeta& m) {
+  if (boxes.numel() == 0) return boxes.reshape({0, 4}).to(at::kFloat);
+  auto scale =
+      at::tensor({m.scale_x, m.scale_y, m.scale_x, m.scale_y}, boxes.options().dtype(at::kFloat));
+  auto out = boxes.to(at::kFloat) * scale;
+  if (m.flipped) {
+    const double w = static_cast<double>(m.width);
+    out = at::stack(
+        {w - out.select(1, 2), out.select(1, 1), w - out.select(1, 0), out.select(1, 3)}, 1);
+  }
+  return out;
+}
+
+at::Tensor boxes_to_original(const at::Tensor& boxes, const ImageMeta& m) {
+  auto out = boxes;
+  if (m.flipped) {
+    const double w = static_cast<double>(m.width);
+    out = at::stack(
+        {w - out.select(1, 2), out.select(1, 1), w - out.select(1, 0), out.select(1, 3)}, 1);
+  }
+  auto scale = at::tensor({m.scale_x, m.scale_y, m.scale_x, m.scale_y}, out.options());
+  return out / scale;
+}
+
+Batch collate(const std::vector<PreparedImage>& images, int64_t size_divisor) {
+  if (images.empty()) throw Error("cannot make a batch of no images");
+  int64_t h = 0, w = 0;
+  for (const auto& im : images) {
+    h = std::max(h, im.tensor.size(1));
+    w = std::max(w, im.tensor.size(2));
+  }
+  h = (h + size_divisor - 1) / size_divisor * size_divisor;
+  w = (w + size_divisor - 1) / size_divisor * size_divisor;
+  Batch batch;
+  batch.images =
+      at::zeros({static_cast<int64_t>(images.size()), 3, h, w}, images[0].tensor.options());
+  for (size_t i = 0; i < images.size(); ++i) {
+    const auto& t = images[i].tensor;
+    batch.images[i].slice(1, 0, t.size(1)).slice(2, 0, t.size(2)).copy_(t);
+    batch.metas.push_back(images[i].meta);
+  }
+  return batch;
+}
+
+}  // namespace mbmd::model

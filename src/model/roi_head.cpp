@@ -1,0 +1,197 @@
+#include "mbmd/model/roi_head.h"
+
+#include <torch/nn/functional/activation.h>
+#include <torch/nn/functional/loss.h>
+
+#include <cmath>
+
+#include "mbmd/model/assigner.h"
+#include "mbmd/model/flop_counter.h"
+#include "mbmd/ops/box_ops.h"
+#include "mbmd/ops/nms.h"
+#include "mbmd/ops/roi_align.h"
+
+namespace mbmd::model {
+
+namespace F = torch::nn::functional;
+
+BBoxHeadImpl::BBoxHeadImpl(int64_t in_features, int64_t fc_channels, int64_t num_classes,
+                           bool background_first) {
+  shared_fcs = register_module("shared_fcs", torch::nn::ModuleList());
+  fc0 = Linear(in_features, fc_channels);
+  fc1 = Linear(fc_channels, fc_channels);
+  shared_fcs->push_back(fc0);
+  shared_fcs->push_back(fc1);
+  fc_cls = register_module("fc_cls", Linear(fc_channels, num_classes + 1));
+  const int64_t reg_classes = background_first ? num_classes + 1 : num_classes;
+  fc_reg = register_module("fc_reg", Linear(fc_channels, 4 * reg_classes));
+  // mmdetection: Xavier-uniform shared FCs, normal(0.01) classifier, normal(0.001) regressor.
+  xavier_init(*fc0);
+  xavier_init(*fc1);
+  normal_init(*fc_cls, 0.01);
+  normal_init(*fc_reg, 0.001);
+}
+
+std::pair<at::Tensor, at::Tensor> BBoxHeadImpl::forward(const at::Tensor& roi_features) {
+  auto x = roi_features.flatten(1);
+  for (auto* fc : {&fc0, &fc1}) {
+    x = F::relu((*fc)(x), F::ReLUFuncOptions().inplace(true));
+    flops::elements(x);  // mmdetection's nn.ReLU module
+  }
+  return {fc_cls(x), fc_reg(x)};
+}
+
+RoIHeadImpl::RoIHeadImpl(const DetectorOptions& options, int64_t in_channels)
+    : options_(options.roi),
+      num_classes_(options.num_classes),
+      coder_(options.roi.target_stds, options.roi.clamp_min_delta) {
+  const int64_t s = options.roi.output_size;
+  bbox_head =
+      register_module("bbox_head", BBoxHead(in_channels * s * s, options.roi.fc_channels,
+                                            options.num_classes, options.roi.background_first));
+}
+
+at::Tensor boxes_to_rois(const std::vector<at::Tensor>& boxes) {
+  std::vector<at::Tensor> rois;
+  for (size_t i = 0; i < boxes.size(); ++i) {
+    auto index = at::full({boxes[i].size(0), 1}, static_cast<double>(i), boxes[i].options());
+    rois.push_back(at::cat({index, boxes[i]}, 1));
+  }
+  return at::cat(rois);
+}
+
+at::Tensor RoIHeadImpl::level_of(const at::Tensor& rois) const {
+  const auto w = rois.select(1, 3) - rois.select(1, 1);
+  const auto h = rois.select(1, 4) - rois.select(1, 2);
+  const auto scale = at::sqrt(w * h);
+  if (options_.level_mapping == "torchvision") {
+    // torchvision LevelMapper: floor(4 + log2(sqrt(area) / 224) + eps), clamped to [2, 5].
+    return at::floor(4 + at::log2(scale / 224.0) + 1e-6).clamp(2, 5).to(at::kLong) - 2;
+  }
+  // mmdetection SingleRoIExtractor: floor(log2(scale / finest_scale + 1e-6)), clamped to [0, 3].
+  return at::floor(at::log2(scale / options_.finest_scale + 1e-6)).clamp(0, 3).to(at::kLong);
+}
+
+at::Tensor RoIHeadImpl::extract(const std::vector<at::Tensor>& features, const at::Tensor& rois,
+                                const at::Tensor& images) const {
+  const int64_t s = options_.output_size;
+  auto out = at::zeros({rois.size(0), features[0].size(1), s, s}, features[0].options());
+  if (rois.size(0) == 0) return out;
+  const auto levels = level_of(rois);
+  for (int64_t l = 0; l < 4; ++l) {
+    const auto idx = at::nonzero(levels.eq(l)).squeeze(1);
+    if (idx.size(0) == 0) continue;
+    // The scale of a level is padded image size / feature size rounded to a power of two, as
+    // torchvision infers it; it equals 1 / stride for inputs padded to a multiple of 32.
+    const double approx = static_cast<double>(features[l].size(2)) / images.size(2);
+    const double scale = std::pow(2.0, std::round(std::log2(approx)));
+    auto pooled = ops::roi_align(features[l], rois.index_select(0, idx), s, s, scale,
+                                 options_.sampling_ratio, options_.aligned);
+    out = out.index_copy(0, idx, pooled);
+  }
+  return out;
+}
+
+std::map<std::string, at::Tensor> RoIHeadImpl::loss(const std::vector<at::Tensor>& features,
+                                                    const at::Tensor& images,
+                                                    const std::vector<at::Tensor>& proposals,
+                                                    const std::vector<at::Tensor>& gt_boxes,
+                                                    const std::vector<at::Tensor>& gt_labels) {
+  std::vector<at::Tensor> sampled_boxes, labels, targets, target_labels, positive_rows;
+  int64_t offset = 0;
+  for (size_t img = 0; img < proposals.size(); ++img) {
+    auto candidates = proposals[img];
+    if (options_.add_gt_as_proposals && gt_boxes[img].size(0) > 0)
+      candidates = at::cat({gt_boxes[img], candidates});
+    const auto assigned = assign_max_iou(candidates, gt_boxes[img], options_.assign);
+    const auto sampled = sample_random(assigned, options_.num_samples, options_.pos_fraction);
+    const auto idx = at::cat({sampled.positive, sampled.negative});
+    sampled_boxes.push_back(candidates.index_select(0, idx));
+    const int64_t background = options_.background_first ? 0 : num_classes_;
+    auto img_labels = at::full({idx.size(0)}, background, assigned.options());
+    if (sampled.positive.size(0) > 0) {
+      const auto gt_index = assigned.index_select(0, sampled.positive) - 1;
+      auto pos_labels = gt_labels[img].index_select(0, gt_index);
+      if (options_.background_first) pos_labels = pos_labels + 1;
+      img_labels.slice(0, 0, sampled.positive.size(0)).copy_(pos_labels);
+      targets.push_back(coder_.encode(candidates.index_select(0, sampled.positive),
+                                      gt_boxes[img].index_select(0, gt_index)));
+      target_labels.push_back(pos_labels);
+      positive_rows.push_back(at::arange(sampled.positive.size(0), assigned.options()) + offset);
+    }
+    labels.push_back(img_labels);
+    offset += idx.size(0);
+  }
+  const auto rois = boxes_to_rois(sampled_boxes);
+  const auto [logits, deltas] = bbox_head->forward(extract(features, rois, images));
+  const auto all_labels = at::cat(labels);
+  const double avg = std::max<int64_t>(rois.size(0), 1);
+  std::map<std::string, at::Tensor> losses;
+  losses["loss_cls"] =
+      F::cross_entropy(logits, all_labels, F::CrossEntropyFuncOptions().reduction(torch::kSum)) /
+      avg;
+  if (positive_rows.empty()) {
+    losses["loss_bbox"] = deltas.sum() * 0.0;
+  } else {
+    const auto rows = at::cat(positive_rows);
+    const auto classes = at::cat(target_labels);
+    // Class-specific regression: the 4 outputs of each positive's own class.
+    const auto per_class = deltas.view({deltas.size(0), -1, 4});
+    const auto pred = per_class.index({rows, classes});
+    losses["loss_bbox"] = (pred - at::cat(targets)).abs().sum() / avg;
+  }
+  return losses;
+}
+
+std::vector<Detections> RoIHeadImpl::detect(const std::vector<at::Tensor>& features,
+                                            const at::Tensor& images,
+                                            const std::vector<at::Tensor>& proposals,
+                                            const std::vector<ImageMeta>& metas) {
+  const auto rois = boxes_to_rois(proposals);
+  auto [logits, deltas] = bbox_head->forward(extract(features, rois, images));
+  const auto probs = logits.softmax(1);
+  std::vector<Detections> result;
+  int64_t start = 0;
+  for (size_t img = 0; img < proposals.size(); ++img) {
+    const int64_t n = proposals[img].size(0);
+    const auto& meta = metas[img];
+    auto p = probs.slice(0, start, start + n);
+    auto d = deltas.slice(0, start, start + n);
+    start += n;
+    // Per-class boxes [n, C, 4] and foreground scores [n, C].
+    auto boxes = coder_.decode(proposals[img], d).view({n, -1, 4});
+    at::Tensor scores;
+    if (options_.background_first) {
+      boxes = boxes.slice(1, 1);
+      scores = p.slice(1, 1);
+    } else {
+      scores = p.slice(1, 0, num_classes_);
+    }
+    boxes = ops::clip_boxes(boxes.reshape({-1, 4}), static_cast<double>(meta.height),
+                            static_cast<double>(meta.width));
+    if (options_.nms_in_original_scale) boxes = boxes_to_original(boxes, meta);
+    auto labels = at::arange(num_classes_, scores.options().dtype(at::kLong)).repeat({n});
+    auto flat_scores = scores.reshape({-1});
+    auto keep = at::nonzero(flat_scores.gt(options_.score_thr)).squeeze(1);
+    boxes = boxes.index_select(0, keep);
+    flat_scores = flat_scores.index_select(0, keep);
+    labels = labels.index_select(0, keep);
+    if (options_.min_box_size > 0) {
+      const auto big = ops::boxes_larger_than(boxes, options_.min_box_size);
+      boxes = boxes.index_select(0, big);
+      flat_scores = flat_scores.index_select(0, big);
+      labels = labels.index_select(0, big);
+    }
+    auto kept = ops::batched_nms(boxes, flat_scores, labels, options_.nms_iou)
+                    .slice(0, 0, options_.max_per_img);
+    Detections det;
+    det.boxes = boxes.index_select(0, kept);
+    if (!options_.nms_in_original_scale) det.boxes = boxes_to_original(det.boxes, meta);
+    det.scores = flat_scores.index_select(0, kept);
+    det.labels = labels.index_select(0, kept);
+    result.push_back(det);
+  }
+  return result;
+}
+
+}  // namespace mbmd::model
