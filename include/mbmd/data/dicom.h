@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "mbmd/data/sample.h"
+
 namespace mbmd::data {
 
 // How a window (centre c, width w) maps values to 0..255 (DICOM PS3.3 C.11.2.1.2/3).
@@ -89,5 +91,15 @@ DicomImage read_dicom_info(const std::string& path);
 // 0..255, then the MONOCHROME1 inversion, as read_dicom() does after the modality LUT.
 at::Tensor apply_voi(const at::Tensor& modality_values, const DicomImage& info,
                      const DicomOptions& options = {});
+
+// True when the file is DICOM Part 10 ("DICM" after the 128-byte preamble).
+bool is_dicom_file(const std::string& path);
+
+// Decodes a DICOM sample into sample.image (float32 [H, W], 0..255) and checks its size against
+// sample.width x sample.height. A 2D film (frame -1) is decoded with its own LUTs; a slice of a
+// tomosynthesis volume (frame >= 0, the BCS-DBT reader) as the BCS-DBT reference reader shows it
+// (load_bcsdbt_slice: laterality flip from sample.laterality, window of the functional groups),
+// because that is the frame its boxes are drawn in.
+void load_dicom_sample(Sample& sample);
 
 }  // namespace mbmd::data
