@@ -5,6 +5,7 @@
 #include <c10/util/Exception.h>
 #include <caffe2/serialize/inline_container.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -76,21 +77,44 @@ PickleRef storage_value(at::Tensor storage) {
 
 // ---- zip format ---------------------------------------------------------------------------
 
+// Whether the zip's end-of-central-directory record (signature PK\5\6, in the last 22 + 65535
+// bytes) is complete: without it the file was cut short.
+bool has_end_of_central_directory(const std::string& path) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  const auto size = static_cast<int64_t>(in.tellg());
+  const int64_t tail = std::min<int64_t>(size, 22 + 65535);
+  std::string bytes(static_cast<size_t>(tail), '\0');
+  in.seekg(size - tail);
+  in.read(bytes.data(), tail);
+  if (!in) return false;
+  // The record is 22 bytes plus a comment whose length it gives, and ends the file.
+  for (size_t p = bytes.rfind(std::string("PK\x05\x06", 4)); p != std::string::npos;
+       p = p == 0 ? std::string::npos : bytes.rfind(std::string("PK\x05\x06", 4), p - 1)) {
+    if (p + 22 > bytes.size()) continue;
+    const size_t comment = static_cast<uint8_t>(bytes[p + 20]) |
+                           (static_cast<size_t>(static_cast<uint8_t>(bytes[p + 21])) << 8);
+    if (p + 22 + comment == bytes.size()) return true;
+  }
+  return false;
+}
+
 PickleRef read_zip(const std::string& path) {
   const std::string where = prefix(path);
   std::unique_ptr<caffe2::serialize::PyTorchStreamReader> reader;
   try {
     reader = std::make_unique<caffe2::serialize::PyTorchStreamReader>(path);
   } catch (const c10::Error& e) {
-    throw Error(where + ": truncated or corrupt zip archive (" +
-                first_line(e.what_without_backtrace()) + ")");
+    const std::string why = first_line(e.what_without_backtrace());
+    if (!has_end_of_central_directory(path)) {
+      throw Error(where + ": truncated or corrupt zip archive (" + why + ")");
+    }
+    throw Error(where + ": a zip archive but not a PyTorch checkpoint (" + why + ")");
   }
   try {
+    if (reader->hasRecord("constants.pkl") || reader->hasRecord("model.json")) {
+      throw Error(where + ": a TorchScript archive (torch.jit.save), not a torch.save checkpoint");
+    }
     if (!reader->hasRecord("data.pkl")) {
-      if (reader->hasRecord("constants.pkl") || reader->hasRecord("model.json")) {
-        throw Error(where +
-                    ": a TorchScript archive (torch.jit.save), not a torch.save checkpoint");
-      }
       throw Error(where + ": not a PyTorch checkpoint (zip archive without data.pkl)");
     }
     auto [pkl, pkl_size] = reader->getRecord("data.pkl");
@@ -167,6 +191,11 @@ PickleRef read_legacy(const std::string& path) {
     const StorageId id = parse_storage_id(pid, where + " (object)");
     auto it = roots.find(id.key);
     if (it == roots.end()) {
+      // All data lies after the pickles, so no storage can be larger than the file.
+      if (id.numel > static_cast<int64_t>(bytes.size() / at::elementSize(id.dtype))) {
+        throw Error(where + ": truncated or corrupt: storage " + id.key + " of " +
+                    std::to_string(id.numel) + " elements is larger than the file");
+      }
       it = roots.emplace(id.key, at::empty({id.numel}, at::TensorOptions().dtype(id.dtype))).first;
     }
     const at::Tensor& root = it->second;

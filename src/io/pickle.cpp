@@ -4,6 +4,7 @@
 
 #include <cstring>
 #include <iomanip>
+#include <optional>
 #include <sstream>
 #include <unordered_map>
 
@@ -266,7 +267,8 @@ class Unpickler {
   }
 
   PickleRef reduce(const PickleRef& callable, const PickleRef& args);
-  PickleRef rebuild_tensor(const std::vector<PickleRef>& args, const std::string& fn);
+  PickleRef rebuild_tensor(const std::vector<PickleRef>& args, const std::string& fn,
+                           std::optional<at::ScalarType> dtype);
   std::string text_literal(const std::string& quoted);
   std::string raw_unicode_escape(const std::string& raw);
 
@@ -296,7 +298,36 @@ std::vector<int64_t> int_list(const PickleValue& v, const char* what, const std:
   return out;
 }
 
-PickleRef Unpickler::rebuild_tensor(const std::vector<PickleRef>& args, const std::string& fn) {
+// torch.float32 and the like, as _rebuild_tensor_v3 names its dtype.
+at::ScalarType dtype_named(const std::string& name, const std::string& source) {
+  static const std::vector<std::pair<std::string, at::ScalarType>> table = {
+      {"torch.float32", at::kFloat},
+      {"torch.float", at::kFloat},
+      {"torch.float64", at::kDouble},
+      {"torch.double", at::kDouble},
+      {"torch.float16", at::kHalf},
+      {"torch.half", at::kHalf},
+      {"torch.bfloat16", at::kBFloat16},
+      {"torch.int64", at::kLong},
+      {"torch.long", at::kLong},
+      {"torch.int32", at::kInt},
+      {"torch.int", at::kInt},
+      {"torch.int16", at::kShort},
+      {"torch.short", at::kShort},
+      {"torch.int8", at::kChar},
+      {"torch.uint8", at::kByte},
+      {"torch.bool", at::kBool},
+      {"torch.complex64", at::kComplexFloat},
+      {"torch.complex128", at::kComplexDouble},
+  };
+  for (const auto& [n, dtype] : table) {
+    if (n == name) return dtype;
+  }
+  throw Error(source + ": unsupported tensor type " + name);
+}
+
+PickleRef Unpickler::rebuild_tensor(const std::vector<PickleRef>& args, const std::string& fn,
+                                    std::optional<at::ScalarType> dtype) {
   // _rebuild_tensor(storage, storage_offset, size, stride[, requires_grad, backward_hooks, ...])
   if (args.size() < 4) fail(fn + " called with " + std::to_string(args.size()) + " arguments");
   const PickleValue& storage = *args[0];
@@ -314,16 +345,20 @@ PickleRef Unpickler::rebuild_tensor(const std::vector<PickleRef>& args, const st
     if (sizes[d] == 0) empty = true;
     last += (sizes[d] - 1) * strides[d];
   }
-  const int64_t numel = storage.tensor.numel();
+  // A typed storage counts elements of its own type; an untyped one (v3) is reinterpreted.
+  const at::ScalarType type = dtype.value_or(storage.tensor.scalar_type());
+  const auto element = static_cast<int64_t>(at::elementSize(type));
+  const int64_t start_bytes = storage.tensor.storage_offset() * storage.tensor.element_size();
+  if (start_bytes % element != 0) fail(fn + ": storage is not aligned to its tensor type");
+  const int64_t numel = storage.tensor.numel() * storage.tensor.element_size() / element;
   if (offset < 0 || (!empty && last >= numel)) {
     fail(fn + ": tensor (offset " + std::to_string(offset) + ", last element " +
          std::to_string(last) + ") reaches outside its storage of " + std::to_string(numel) +
          " elements");
   }
   auto t = make(Kind::Tensor);
-  t->tensor =
-      at::empty({0}, storage.tensor.options())
-          .set_(storage.tensor.storage(), storage.tensor.storage_offset() + offset, sizes, strides);
+  t->tensor = at::empty({0}, storage.tensor.options().dtype(type))
+                  .set_(storage.tensor.storage(), start_bytes / element + offset, sizes, strides);
   return t;
 }
 
@@ -353,7 +388,12 @@ PickleRef Unpickler::reduce(const PickleRef& callable, const PickleRef& args_val
     return d;
   }
   if (name == "torch._utils._rebuild_tensor_v2" || name == "torch._utils._rebuild_tensor") {
-    return rebuild_tensor(args, name);
+    return rebuild_tensor(args, name, std::nullopt);
+  }
+  if (name == "torch._utils._rebuild_tensor_v3") {
+    // PyTorch 2: (untyped storage, offset, size, stride, requires_grad, hooks, dtype, ...).
+    if (args.size() < 7 || args[6]->kind != Kind::Global) fail(name + " without a dtype");
+    return rebuild_tensor(args, name, dtype_named(args[6]->text, source_));
   }
   if (name == "torch._utils._rebuild_parameter" ||
       name == "torch._utils._rebuild_parameter_with_state") {
@@ -363,6 +403,7 @@ PickleRef Unpickler::reduce(const PickleRef& callable, const PickleRef& args_val
   if (name == "torch._tensor._rebuild_from_type_v2" || name == "torch._tensor._rebuild_from_type") {
     // (func, type, args, state): the tensor is func(*args); the subclass type is dropped.
     if (args.size() < 3) fail(name + " called with too few arguments");
+    if (args[0]->text.rfind("torch._tensor._rebuild_from_type", 0) == 0) fail(name + " nested");
     return reduce(args[0], args[2]);
   }
   if (name == "copyreg._reconstructor" || name == "copy_reg._reconstructor") {

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "io/io_test_util.h"
+#include "mbmd/core/error.h"
 #include "mbmd/io/checkpoint.h"
 
 namespace mbmd::io {
@@ -82,6 +83,7 @@ listing = [{"name": k, "dtype": str(v.dtype), "shape": list(v.shape),
             "sum": v.double().sum().item(), "abs_sum": v.double().abs().sum().item(),
             "first": v.reshape(-1)[0].item() if v.numel() else None} for k, v in sd.items()]
 json.dump(listing, open(out + "/resnet18.json", "w"))
+torch.jit.script(torch.nn.Linear(2, 2)).save(out + "/scripted.pt")
 )PY";
 
 TEST(CheckpointPython, TorchvisionResnet18AllKeys) {
@@ -114,6 +116,13 @@ TEST(CheckpointPython, TorchvisionResnet18AllKeys) {
     }
     EXPECT_EQ(sd[0].first, "conv1.weight");
     EXPECT_EQ(sd.back().first, "fc.bias");
+  }
+  // A TorchScript archive is recognised as such.
+  try {
+    load_checkpoint(dir.file("scripted.pt"));
+    ADD_FAILURE() << "a TorchScript archive loaded";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("TorchScript archive"), std::string::npos) << e.what();
   }
 }
 

@@ -270,8 +270,16 @@ void write_zip(const std::string& path, const std::string& pkl,
 std::string one_tensor_pickle(int n) {
   std::string p = "\x80\x02}(" + std::string("X\x01\x00\x00\x00w", 6);
   p += "ctorch._utils\n_rebuild_tensor_v2\n((" + std::string("X\x07\x00\x00\x00storage", 12);
-  p += "ctorch\nFloatStorage\n" + std::string("X\x01\x00\x00\x00" "0", 6) +
-       std::string("X\x03\x00\x00\x00" "cpu", 8) + "K\x02tQ";
+  p += "ctorch\nFloatStorage\n" +
+       std::string(
+           "X\x01\x00\x00\x00"
+           "0",
+           6) +
+       std::string(
+           "X\x03\x00\x00\x00"
+           "cpu",
+           8) +
+       "K\x02tQ";
   p += std::string("K\x00", 2) + "K" + std::string(1, static_cast<char>(n)) +
        "\x85K\x01\x85\x89}tRu.";
   return p;
@@ -298,6 +306,19 @@ TEST(CheckpointErrors, CorruptZipContents) {
     writer.writeRecord("weights.bin", "abc", 3);
   }
   EXPECT_CONTAINS(load_error(dir.file("other.pth")), "without data.pkl");
+  // A zip that torch.save did not write (two top folders, no version record).
+  {
+    caffe2::serialize::PyTorchStreamWriter writer(dir.file("plain.zip"));
+    writer.writeRecord("weights.bin", "abc", 3);
+    writer.writeEndOfFile();
+  }
+  std::string zip = read_file(dir.file("plain.zip"));
+  for (size_t at = zip.find("plain/version"); at != std::string::npos;
+       at = zip.find("plain/version", at + 1)) {
+    zip.replace(at, 13, "other/version");  // the version record moves to another folder
+  }
+  write_file(dir.file("plain.zip"), zip);
+  EXPECT_CONTAINS(load_error(dir.file("plain.zip")), "a zip archive but not a PyTorch checkpoint");
 }
 
 TEST(CheckpointErrors, NoStateDictInside) {

@@ -3,6 +3,8 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 #include "io/io_test_util.h"
 #include "mbmd/core/error.h"
 
@@ -130,6 +132,31 @@ TEST(Pickle, RebuildsTensorsOverTheGivenStorage) {
   EXPECT_NE(msg.find("outside its storage of 6 elements"), std::string::npos) << msg;
   // An empty tensor anywhere inside is fine.
   EXPECT_EQ(unpickle_string(rebuild_pickle(6, 0, 1), load)->tensor.numel(), 0);
+}
+
+TEST(Pickle, RebuildTensorV3ReinterpretsAnUntypedStorage) {
+  // PyTorch 2's _rebuild_tensor_v3(untyped storage, 1, (2,), (1,), False, {}, torch.float32)
+  const float values[3] = {1.5f, -2.f, 4.f};
+  at::Tensor bytes = at::empty({12}, at::kByte);
+  std::memcpy(bytes.data_ptr(), values, sizeof(values));
+  PersistentLoad load = [&](const PickleValue&) {
+    auto v = std::make_shared<PickleValue>();
+    v->kind = PickleValue::Kind::Storage;
+    v->tensor = bytes;
+    return v;
+  };
+  std::string p =
+      "\x80\x02"
+      "ctorch._utils\n_rebuild_tensor_v3\n(";
+  p += std::string("X\x01\x00\x00\x00s", 6) + "QK\x01K\x02\x85K\x01\x85\x89}ctorch\nfloat32\ntR.";
+  PickleRef t = unpickle_string(p, load);
+  ASSERT_EQ(t->kind, PickleValue::Kind::Tensor);
+  EXPECT_EQ(t->tensor.scalar_type(), at::kFloat);
+  EXPECT_TRUE(at::equal(t->tensor, at::tensor({-2.f, 4.f})));
+  // Offset 2 with two floats needs 16 bytes of the 12.
+  p[p.find("QK\x01") + 2] = 2;
+  EXPECT_NE(error_of([&] { unpickle_string(p, load); }).find("outside its storage of 3"),
+            std::string::npos);
 }
 
 TEST(Pickle, StorageTypes) {
