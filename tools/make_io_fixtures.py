@@ -6,6 +6,8 @@ Run with Debian's interpreter, which has torch:  /usr/bin/python3 tools/make_io_
 Each fixture is written by torch.save as a real PyTorch would write it; manifest.json records what
 Python sees in it (every key, dtype, shape, stride, storage offset and value, which tensors share a
 storage, and the JSON form of `meta`), so that the C++ reader is checked against Python itself.
+The legacy files name their storages by memory address, so rerunning this changes their bytes
+(not their contents); the zip files and pickles come out identical.
 """
 import argparse
 import collections
