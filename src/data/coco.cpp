@@ -140,8 +140,11 @@ Dataset read_coco(const std::string& path, const CocoReadOptions& options) {
           throw Error(where + ": bbox " + bbox.dump() + " lies outside the " +
                       std::to_string(sample.width) + "x" + std::to_string(sample.height) +
                       " image " + sample.image_id);
-        if (a.contains("iscrowd") && a["iscrowd"].is_number() && a["iscrowd"].get<double>() != 0)
-          throw Error(where + ": crowd annotation (iscrowd 1) left out");
+        if (a.contains("iscrowd") && a["iscrowd"].is_number() && a["iscrowd"].get<double>() != 0) {
+          // Crowd regions are not objects to detect (pycocotools ignores them in evaluation).
+          dataset.excluded.push_back({where, "crowd annotation (iscrowd 1) left out"});
+          return;
+        }
         auto& b = boxes[image->second];
         b.insert(b.end(), {static_cast<float>(x), static_cast<float>(y), static_cast<float>(x + w),
                            static_cast<float>(y + h)});

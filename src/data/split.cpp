@@ -55,11 +55,15 @@ Split make_split(const std::vector<Sample>& samples, std::uint64_t seed,
   std::vector<std::vector<std::size_t>> members(num_parts);
   std::vector<int> with_boxes(num_parts, 0), images(num_parts, 0);
   for (const auto& group : groups) {
+    // A patient with masses goes where masses are fewest (then images); one without, where images
+    // are fewest (then masses). Ranking every patient by masses first would pile all patients
+    // without masses onto the part that happens to have the fewest masses.
+    const bool has_masses = group.images_with_boxes > 0;
+    const auto& first = has_masses ? with_boxes : images;
+    const auto& second = has_masses ? images : with_boxes;
     int best = 0;
     for (int p = 1; p < num_parts; ++p)
-      if (with_boxes[p] < with_boxes[best] ||
-          (with_boxes[p] == with_boxes[best] && images[p] < images[best]))
-        best = p;
+      if (first[p] < first[best] || (first[p] == first[best] && second[p] < second[best])) best = p;
     with_boxes[best] += group.images_with_boxes;
     images[best] += static_cast<int>(group.samples.size());
     members[best].insert(members[best].end(), group.samples.begin(), group.samples.end());

@@ -24,7 +24,7 @@ struct CocoReadOptions {
 
 // Reads any COCO detection file: bbox [x, y, w, h] -> x1 y1 x2 y2; categories -> 0-based labels
 // in the order of the file's "categories" array; iscrowd annotations are left out and listed in
-// Dataset::skipped. Sample::image_id is images[].image_name when present, else the numeric id.
+// Dataset::excluded. Sample::image_id is images[].image_name when present, else the numeric id.
 Dataset read_coco(const std::string& path, const CocoReadOptions& options = {});
 
 struct CocoWriteOptions {

@@ -25,9 +25,10 @@ struct Fold {
 // Deals the samples' patients into `num_parts` parts. The shuffle is a Fisher-Yates shuffle of the
 // patients (sorted by id first) driven by std::mt19937_64(seed), drawing j = rng() % (i + 1) for
 // i = n-1 .. 1, so the result is the same with every standard library (std::shuffle and
-// std::uniform_int_distribution are not). Each patient then goes to the part with the fewest
-// images with boxes, then the fewest images, then the lowest index. Within a part, image ids keep
-// the order of `samples`.
+// std::uniform_int_distribution are not). Each patient is then dealt greedily: a patient with
+// images with boxes to the part with the fewest images with boxes (ties: fewest images), a patient
+// without to the part with the fewest images (ties: fewest images with boxes); remaining ties go to
+// the lowest index. Within a part, image ids keep the order of `samples`.
 Split make_split(const std::vector<Sample>& samples, std::uint64_t seed,
                  const std::string& dataset_root = "", int num_parts = 5);
 
