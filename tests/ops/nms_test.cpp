@@ -11,6 +11,7 @@
 #include <numeric>
 #include <random>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "mbmd/core/error.h"
@@ -296,6 +297,42 @@ TEST(Nms, RejectsBadArgumentsWithClearMessages) {
               batched_nms(boxes, scores, at::zeros({4}, at::kLong), 0.5);
             }).find("idxs must have shape [N]"),
             std::string::npos);
+}
+
+TEST(Nms, TensorsOnADeviceWithoutAKernelAreRefused) {
+  // Meta tensors stand in for CUDA tensors reaching a CPU-only build: the dispatch names the
+  // device.
+  const at::Tensor boxes = at::empty({3, 4}, at::TensorOptions().device(at::kMeta));
+  const at::Tensor scores = at::empty({3}, at::TensorOptions().device(at::kMeta));
+  try {
+    nms(boxes, scores, 0.5);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("no kernel for tensors on meta"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_THROW(nms(boxes, at::rand({3}), 0.5), Error);  // mixed devices
+}
+
+TEST(Nms, CudaMatchesCpu) {
+  if (!at::hasCUDA()) GTEST_SKIP() << "no CUDA device or CUDA LibTorch";
+  std::mt19937 rng(21);
+  for (int trial = 0; trial < 6; ++trial) {
+    const RandomCase rc = random_case(rng, 50 + 400 * trial, 4 + 10 * trial, 3, 6);
+    const int64_t n = static_cast<int64_t>(rc.scores.size());
+    const at::Tensor boxes = at::tensor(rc.boxes).view({n, 4});
+    const at::Tensor scores = at::tensor(rc.scores);
+    const at::Tensor labels = at::tensor(rc.labels);
+    for (double threshold : {0.3, 0.5, 0.7}) {
+      EXPECT_TRUE(
+          nms(boxes.cuda(), scores.cuda(), threshold).cpu().equal(nms(boxes, scores, threshold)));
+      // Kept sets agree; beyond 20000 coordinates both follow torchvision's own ordering rules.
+      const at::Tensor gpu =
+          batched_nms(boxes.cuda(), scores.cuda(), labels.cuda(), threshold).cpu();
+      const at::Tensor cpu = batched_nms(boxes, scores, labels, threshold);
+      EXPECT_TRUE(std::get<0>(gpu.sort()).equal(std::get<0>(cpu.sort())));
+    }
+  }
 }
 
 }  // namespace

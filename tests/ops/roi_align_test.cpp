@@ -327,5 +327,47 @@ TEST(RoIAlign, RejectsBadArgumentsWithClearMessages) {
                  "batch indices");
 }
 
+TEST(RoIAlign, TensorsOnADeviceWithoutAKernelAreRefused) {
+  // Meta tensors stand in for CUDA tensors reaching a CPU-only build: the dispatch names the
+  // device.
+  const at::TensorOptions meta = at::TensorOptions().device(at::kMeta);
+  try {
+    roi_align(at::empty({1, 2, 5, 5}, meta), at::empty({0, 5}, meta), 2, 2, 1.0, 0, true);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("no kernel for tensors on meta"), std::string::npos)
+        << e.what();
+  }
+  try {
+    roi_align(at::empty({1, 2, 5, 5}, meta), at::zeros({1, 5}), 2, 2, 1.0, 0, true);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("same device"), std::string::npos) << e.what();
+  }
+}
+
+TEST(RoIAlign, CudaMatchesCpu) {
+  if (!at::hasCUDA()) GTEST_SKIP() << "no CUDA device or CUDA LibTorch";
+  std::mt19937 rng(31);
+  for (const at::ScalarType dtype : {at::kFloat, at::kDouble}) {
+    for (const bool aligned : {false, true}) {
+      for (const int64_t ratio : {0, 2}) {
+        const Problem p = random_problem(rng, 2, 5, 20, 24, 64, 8.0, dtype);
+        const at::Tensor w = at::randn({64, 5, 7, 7}, dtype);
+        auto run = [&](const at::Device device) {
+          const at::Tensor x = p.input.to(device).set_requires_grad(true);
+          const at::Tensor out = roi_align(x, p.rois.to(device), 7, 7, 0.125, ratio, aligned);
+          (out * w.to(device)).sum().backward();
+          return std::make_pair(out.detach().cpu(), x.grad().cpu());
+        };
+        const auto cpu = run(at::kCPU);
+        const auto gpu = run(at::Device(at::kCUDA, 0));
+        EXPECT_LE(tolerance_ratio(gpu.first, cpu.first, 1e-5, 1e-5), 1.0);
+        EXPECT_LE(tolerance_ratio(gpu.second, cpu.second, 1e-5, 1e-5), 1.0);
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace mbmd::ops
