@@ -172,6 +172,7 @@ inline void write_dicom(const std::string& path, const DicomSpec& spec) {
     lut.Insert(data);
     ds.Replace(sequence_of(0x0028, 0x3010, lut));
   }
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
   writer.SetFileName(path.c_str());
   if (!writer.Write()) throw std::runtime_error("fixture: GDCM cannot write " + path);
   if (spec.slope || spec.intercept) {
