@@ -1,0 +1,118 @@
+#include "mbmd/model/detector.h"
+
+#include <gtest/gtest.h>
+
+#include "mbmd/core/config.h"
+#include "mbmd/core/error.h"
+#include "mbmd/model/flop_counter.h"
+
+namespace mbmd::model {
+namespace {
+
+DetectorOptions options_for(const std::string& config_name,
+                            std::vector<std::string> overrides = {}) {
+  Json config = load_config(config_name);
+  apply_overrides(config, overrides);
+  return detector_options_from_config(config);
+}
+
+// The paper's Tables 1 and 4 with two foreground classes (design notes, section 2).
+TEST(Detector, TrainableParametersEqualThePaper) {
+  const std::vector<std::pair<std::string, int64_t>> expected = {
+      {"faster_rcnn_r50_fpn", 41127962},
+      {"faster_rcnn_r50_pafpn", 44668442},
+      {"faster_rcnn_r50_hrfpn", 41717274},
+      {"mbmdnet_r50_mhfpn", 44799770}};
+  for (const auto& [name, trainable] : expected) {
+    FasterRCNN detector(options_for(name, {"model.num_classes=2"}));
+    EXPECT_EQ(count_parameters(*detector).trainable, trainable) << name;
+  }
+}
+
+TEST(Detector, NecksGiveFiveLevelsAtFpnSizes) {
+  for (const std::string neck : {"fpn", "pafpn", "hrfpn", "mhfpn"}) {
+    FasterRCNN detector(options_for("faster_rcnn_r50_fpn",
+                                    {"model.neck.type=" + neck, "model.backbone.depth=18",
+                                     "model.neck.out_channels=16", "model.rpn.feat_channels=16"}));
+    detector->eval();
+    at::NoGradGuard no_grad;
+    for (auto [h, w] : {std::pair<int64_t, int64_t>{64, 96}, {100, 70}}) {
+      const auto feats = detector->features(at::randn({1, 3, h, w}));
+      ASSERT_EQ(feats.size(), 5u) << neck;
+      // FPN's level sizes: each stride-2 step rounds up.
+      int64_t fh = (h + 3) / 4, fw = (w + 3) / 4;
+      for (size_t l = 0; l < 5; ++l) {
+        EXPECT_EQ(feats[l].size(1), 16) << neck;
+        EXPECT_EQ(feats[l].size(2), fh) << neck << " level " << l << " input " << h << "x" << w;
+        EXPECT_EQ(feats[l].size(3), fw) << neck << " level " << l << " input " << h << "x" << w;
+        fh = (fh + 1) / 2;
+        fw = (fw + 1) / 2;
+      }
+    }
+  }
+}
+
+TEST(Detector, MhfpnSharesPafpnConvZeroBetweenTwoOutputs) {
+  FasterRCNN detector(options_for("mbmdnet_r50_mhfpn"));
+  const auto params = detector->neck->named_parameters();
+  EXPECT_TRUE(params.contains("reduction_conv.conv.weight"));
+  EXPECT_EQ(params["reduction_conv.conv.weight"].sizes(), (std::vector<int64_t>{256, 512, 1, 1}));
+  EXPECT_TRUE(params.contains("pafpn_convs.2.conv.bias"));
+  EXPECT_FALSE(params.contains("pafpn_convs.3.conv.bias"));
+}
+
+TEST(Detector, GflopsAtPaperInputMatchPaper) {
+  // Counted as mmdetection's get_flops at 1333x800 (padded to 1344x800); paper: 216.30 G.
+  FasterRCNN detector(options_for("faster_rcnn_r50_fpn", {"model.num_classes=2"}));
+  detector->eval();
+  at::NoGradGuard no_grad;
+  FlopCountScope scope;
+  detector->forward_dummy(at::zeros({1, 3, 800, 1344}), 1000);
+  EXPECT_NEAR(scope.flops() / 1e9, 216.30, 0.05);
+}
+
+TEST(Detector, UnknownNeckIsAClearError) {
+  try {
+    FasterRCNN detector(options_for("faster_rcnn_r50_fpn", {"model.neck.type=bifpn"}));
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("bifpn"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("model.neck.type"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Detector, UnsupportedDepthIsAClearError) {
+  EXPECT_THROW(FasterRCNN(options_for("faster_rcnn_r50_fpn", {"model.backbone.depth=42"})), Error);
+}
+
+TEST(Detector, WrongRankImageIsAClearError) {
+  FasterRCNN detector(options_for("faster_rcnn_r50_fpn", {"model.backbone.depth=18"}));
+  detector->eval();
+  at::NoGradGuard no_grad;
+  EXPECT_THROW(detector->features(at::zeros({3, 64, 64})), Error);
+  EXPECT_THROW(detector->features(at::zeros({1, 1, 3, 64, 64})), Error);
+  EXPECT_THROW(detector->features(at::zeros({1, 2, 64, 64})), Error);
+  EXPECT_THROW(prepare_image(at::zeros({1, 1, 2, 64, 64}), InputOptions{}), Error);
+  EXPECT_THROW(prepare_image(at::zeros({2, 64, 64}), InputOptions{}), Error);
+}
+
+TEST(Detector, TestModeReturnsBoxesInOriginalPixels) {
+  FasterRCNN detector(options_for(
+      "faster_rcnn_r50_fpn",
+      {"model.backbone.depth=18", "input.scale=[160,96]", "model.roi.test.score_thr=0.0"}));
+  detector->eval();
+  at::NoGradGuard no_grad;
+  const auto prepared = prepare_image(at::rand({300, 200}) * 255, detector->options().input);
+  EXPECT_EQ(prepared.meta.height, 144);
+  EXPECT_EQ(prepared.meta.width, 96);
+  const auto dets = detector->forward_test(collate({prepared}, 32));
+  ASSERT_EQ(dets.size(), 1u);
+  ASSERT_GT(dets[0].boxes.size(0), 0);
+  EXPECT_LE(dets[0].boxes.size(0), 100);
+  EXPECT_LE(dets[0].boxes.select(1, 2).max().item<double>(), 200.0 + 1e-3);
+  EXPECT_LE(dets[0].boxes.select(1, 3).max().item<double>(), 300.0 + 1e-3);
+  EXPECT_GE(dets[0].boxes.min().item<double>(), 0.0);
+}
+
+}  // namespace
+}  // namespace mbmd::model
