@@ -2,7 +2,10 @@
 
 #include <set>
 
+#include "mbmd/data/bcsdbt.h"
+#include "mbmd/data/dicom.h"
 #include "mbmd/data/image_io.h"
+#include "mbmd/data/inbreast.h"
 #include "mbmd/data/mias.h"
 
 namespace mbmd::data {
@@ -17,6 +20,8 @@ struct DatasetEntry {
 // One line per dataset reader (the `mbmd convert` names).
 const DatasetEntry kDatasets[] = {
     {"mias", read_mias, "mini-MIAS: Info.txt and mdbNNN.pgm or mdbNNN.png"},
+    {"inbreast", read_inbreast, "INbreast: AllDICOMs/, AllXML/ (plist ROIs), INbreast.csv"},
+    {"bcsdbt", read_bcsdbt, "BCS-DBT: the file-paths, labels and boxes CSVs and DICOM volumes"},
 };
 
 }  // namespace
@@ -55,6 +60,10 @@ Dataset read_dataset(const std::string& name, const DatasetOptions& options) {
 
 void load_sample_image(Sample& sample) {
   // Each image file format the readers produce has one branch here, chosen by the file's content.
+  if (is_dicom_file(sample.file)) {
+    load_dicom_sample(sample);  // LUTs and window; BCS-DBT slices as the reference reader (dicom.h)
+    return;
+  }
   DecodedImage decoded;
   if (is_png_or_pgm(sample.file)) {
     decoded = read_image(sample.file);

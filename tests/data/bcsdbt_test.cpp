@@ -245,6 +245,13 @@ TEST(BcsDbt, SlicesLoadFlippedAndWindowedAsTheReferenceReader) {
       }
     EXPECT_EQ(bad, 0) << c.id;
   }
+  // Through the dataset table, as `mbmd convert bcsdbt` reads and loads it.
+  const Dataset named = read_dataset("bcsdbt", o);
+  ASSERT_EQ(named.samples.size(), ds.samples.size());
+  Sample via_table = *by_id(named).at("DBT-P00001_DBT-S00001_lcc_2");
+  load_sample_image(via_table);
+  EXPECT_TRUE(at::equal(via_table.image, load_bcsdbt_slice(via_table.file, 2, "L")));
+  EXPECT_FALSE(at::equal(via_table.image, load_bcsdbt_slice(via_table.file, 2, "R")));
   EXPECT_EQ(bcsdbt_image_laterality(at::tensor({1.f, 2.f, 3.f, 1.f, 2.f, 3.f}).view({2, 3})), "R");
   EXPECT_EQ(bcsdbt_image_laterality(at::tensor({3.f, 2.f, 3.f, 1.f, 2.f, 1.f}).view({2, 3})), "L");
   EXPECT_EQ(bcsdbt_image_laterality(at::ones({2, 3})), "L");  // ties: "L", as the reference

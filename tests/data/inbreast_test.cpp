@@ -283,6 +283,13 @@ TEST(Inbreast, MassesBoxesPatientsAndPixels) {
     EXPECT_NEAR(lb.image.flatten()[i].item<float>(), 255.0 - (vb[i] - lo) / (hi - lo) * 255.0,
                 1e-3);
 
+  // Through the dataset table, as `mbmd convert inbreast` reads it.
+  const Dataset named = read_dataset("inbreast", options);
+  ASSERT_EQ(named.samples.size(), 3u);
+  Sample via_table = named.samples[0];
+  load_sample_image(via_table);
+  EXPECT_TRUE(at::equal(via_table.image, loaded.image));
+
   options.masses_only = true;
   const Dataset masses = read_inbreast(options);
   ASSERT_EQ(masses.samples.size(), 1u);
