@@ -3,6 +3,7 @@
 #include "mbmd/ops/roi_align.h"
 
 #include <ATen/Parallel.h>
+#include <c10/core/InferenceMode.h>
 #include <gtest/gtest.h>
 #include <torch/autograd.h>
 
@@ -277,6 +278,16 @@ TEST(RoIAlign, MalformedAlignedBoxPoolsToZero) {
   const at::Tensor input = at::randn({1, 2, 13, 17});
   const at::Tensor rois = at::tensor({0.0f, 30.0f, 2.0f, 5.0f, 12.0f}).view({1, 5});
   EXPECT_TRUE(roi_align(input, rois, 3, 4, 1.0, 0, true).eq(0).all().item<bool>());
+}
+
+TEST(RoIAlign, WorksInInferenceMode) {
+  std::mt19937 rng(17);
+  const Problem p = random_problem(rng, 2, 3, 8, 9, 12, 4.0, at::kFloat);
+  const at::Tensor expected = roi_align(p.input, p.rois, 7, 7, 0.25, 0, true);
+  c10::InferenceMode guard;
+  const at::Tensor out = roi_align(p.input, p.rois, 7, 7, 0.25, 0, true);
+  EXPECT_FALSE(out.requires_grad());
+  EXPECT_TRUE(out.equal(expected));
 }
 
 TEST(RoIAlign, NoRoisGiveAnEmptyOutputAndAZeroGradient) {
