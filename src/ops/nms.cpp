@@ -86,10 +86,11 @@ at::Tensor batched_nms(const at::Tensor& boxes, const at::Tensor& scores, const 
   }
   if (boxes.size(0) == 0) return at::empty({0}, boxes.options().dtype(at::kLong));
 
-  // Per-label greedy NMS in the global stable score order. This keeps exactly the boxes that
-  // torchvision keeps; unlike torchvision's small-input path (which offsets each class's boxes by
-  // idx * (max coordinate + 1) and runs one plain NMS) no coordinate is shifted, so no IoU is
-  // rounded differently from a per-class NMS, and negative coordinates cannot make classes overlap.
+  // Per-label greedy NMS in the global stable score order: exactly a per-class NMS, which is what
+  // torchvision computes. Its small-input path gets there by offsetting each class's boxes by
+  // idx * (max coordinate + 1) and running one plain NMS; we shift nothing, so the results agree
+  // except where torchvision's shift itself rounds a float32 IoU across the threshold, or negative
+  // coordinates let its shifted classes overlap (both torchvision artefacts).
   at::Tensor keep = nms_on_device("batched_nms", boxes, scores, idxs.to(at::kLong), iou_threshold);
 
   // Above 4000 coordinates on the CPU (20000 on CUDA) torchvision runs NMS class by class and then
