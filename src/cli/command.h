@@ -10,5 +10,6 @@ namespace mbmd::cli {
 using Args = std::vector<std::string>;
 
 int stats_command(const Args& args);
+int eval_command(const Args& args);
 
 }  // namespace mbmd::cli

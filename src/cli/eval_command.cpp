@@ -1,0 +1,84 @@
+// `mbmd eval --gt GT.json --dets DETS.json`: the paper's metrics (design notes, section 4) for a
+// COCO ground-truth file and a COCO results file. The numbers come from
+// mbmd::engine::evaluate, which a model-based evaluation calls with the same options.
+#include <iostream>
+#include <sstream>
+
+#include "arg_parser.h"
+#include "command.h"
+#include "mbmd/core/error.h"
+#include "mbmd/engine/metrics/coco_io.h"
+#include "mbmd/engine/metrics/evaluate.h"
+
+namespace mbmd::cli {
+namespace {
+
+std::vector<double> parse_thresholds(const std::string& text) {
+  std::vector<double> values;
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    try {
+      size_t used = 0;
+      const double value = std::stod(item, &used);
+      if (used == item.size() && value >= 0.0 && value <= 1.0) {
+        values.push_back(value);
+        continue;
+      }
+    } catch (const std::exception&) {
+    }
+    throw Error("option --iou-thrs: expected IoU thresholds in [0, 1] separated by commas, got '" +
+                text + "'");
+  }
+  if (values.empty()) throw Error("option --iou-thrs: no threshold given");
+  return values;
+}
+
+}  // namespace
+
+int eval_command(const Args& args) {
+  ArgParser parser("eval",
+                   "AP at IoU thresholds (COCO rules), AP@50 by box size, TPR and FPPI at an "
+                   "operating point, FROC and CPM\nfor a COCO ground-truth file and a COCO "
+                   "results file.\n\nexample: mbmd eval --gt test_gt.json --dets dets.json "
+                   "--hit center --json");
+  parser.option("gt", "COCO ground-truth file (images, annotations, categories)")
+      .option("dets", "COCO results file: [{image_id, category_id, bbox, score}, ...]")
+      .option("iou-thrs", "IoU thresholds of the APs, comma separated", "0.2,0.5,0.75")
+      .option("max-dets", "detections per image that AP looks at", "100")
+      .option("hit", "when a detection finds a mass: iou (IoU >= --iou) or center", "iou")
+      .option("iou", "IoU a hit needs with --hit iou", "0.5")
+      .option("score-thr",
+              "operating score threshold for TPR and FPPI (default: the best TPR at FPPI <= "
+              "--fppi-cap)")
+      .option("fppi-cap", "highest FPPI allowed when choosing the threshold", "1.0")
+      .flag("exclude-normals", "leave images without ground truth out of FPPI")
+      .flag("json", "print one JSON object instead of the table");
+  if (!parser.parse(args)) return 0;
+  if (!parser.has("gt") || !parser.has("dets"))
+    throw Error("mbmd eval needs --gt GT.json and --dets DETS.json (see mbmd eval --help)");
+
+  engine::EvalOptions options;
+  options.iou_thrs = parse_thresholds(parser.get("iou-thrs"));
+  options.max_dets = parser.get_int("max-dets");
+  if (options.max_dets < 1) throw Error("option --max-dets: must be at least 1");
+  options.hit = engine::parse_hit_rule(parser.get("hit"));
+  options.hit_iou = parser.get_double("iou");
+  if (!(options.hit_iou > 0.0 && options.hit_iou <= 1.0))
+    throw Error("option --iou: must be in (0, 1], got " + parser.get("iou"));
+  if (parser.has("score-thr")) options.score_thr = parser.get_double("score-thr");
+  options.fppi_cap = parser.get_double("fppi-cap");
+  if (!(options.fppi_cap >= 0.0)) throw Error("option --fppi-cap: must not be negative");
+  options.count_normals = !parser.has("exclude-normals");
+
+  engine::EvalSet set = engine::read_coco_ground_truth(parser.get("gt"));
+  set.detections = engine::read_coco_results(parser.get("dets"), set);
+  const engine::EvalResult result = engine::evaluate(set, options);
+  if (parser.has("json"))
+    std::cout << engine::to_json(result).dump() << "\n";
+  else
+    std::cout << engine::format_table(result);
+  return 0;
+}
+
+}  // namespace mbmd::cli
