@@ -10,6 +10,7 @@ namespace mbmd::cli {
 using Args = std::vector<std::string>;
 
 int stats_command(const Args& args);
+int convert_command(const Args& args);
 int eval_command(const Args& args);
 
 }  // namespace mbmd::cli

@@ -17,6 +17,7 @@ struct Command {
 // One line per command; keep them in the order a user meets them.
 const Command kCommands[] = {
     {"stats", mbmd::cli::stats_command, "parameters and GFLOPs of a config"},
+    {"convert", mbmd::cli::convert_command, "dataset as distributed -> COCO json (and PNGs)"},
     {"eval", mbmd::cli::eval_command, "AP, TPR, FPPI and FROC of detections against ground truth"},
 };
 
