@@ -1,10 +1,7 @@
 #include "mbmd/engine/metrics/froc.h"
 
 #include <algorithm>
-#include <cmath>
-#include <numeric>
 #include <unordered_map>
-#include <unordered_set>
 
 #include "mbmd/core/error.h"
 

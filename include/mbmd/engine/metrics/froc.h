@@ -8,7 +8,8 @@
 // positive; one that hits only masses already found, or ignored / crowd regions, is neither a
 // true nor a false positive; one that hits nothing is a false positive. Because the
 // outcome of a detection depends only on better ones, the same pass serves every threshold.
-// TPR = masses found / masses; FPPI = false positives / images.
+// TPR = masses found / masses; FPPI = false positives / images. Every detection counts (no
+// per-image cap as AP has); categories are matched separately and their counts pooled.
 #pragma once
 
 #include <limits>
