@@ -93,6 +93,7 @@ constexpr const char* kDefaults = R"json({
     "split_file": "",
     "split_seed": 0,
     "permutation": 0,
+    "split": "cv",
     "cache": true,
     "workers": 2,
     "skip_bad": false
@@ -110,6 +111,7 @@ constexpr const char* kDefaults = R"json({
     "schedule": "step",
     "steps": [8, 11],
     "gamma": 0.1,
+    "min_lr_ratio": 0.0,
     "grad_clip": 0.0,
     "seed": 0,
     "val_interval": 1,

@@ -1,0 +1,47 @@
+// The training loop (issue 4): SGD with momentum and weight decay, warm-up and step or cosine
+// schedule, gradient clipping, validation every train.val_interval epochs with the paper's
+// metrics, best.ckpt by train.best_metric and last.ckpt after every epoch (both atomic), a
+// log.jsonl of steps and validations, and an exact resume: weights, momentum buffers, schedule
+// position and data order are restored, and every iteration reseeds the global generator from
+// (train.seed, iteration), so a resumed run ends with the weights an uninterrupted one has.
+#pragma once
+
+#include <cstdint>
+#include <iosfwd>
+#include <string>
+
+#include "mbmd/core/config.h"
+
+namespace mbmd::engine {
+
+struct TrainOptions {
+  std::string work_dir;
+  bool resume = false;  // continue from work_dir/last.ckpt
+  // Stop once this many epochs are complete (0: run train.epochs), as if interrupted: the run
+  // can be continued with `resume`.
+  int64_t stop_after_epoch = 0;
+  bool progress = true;  // progress line (loss, it/s, ETA) on stderr
+};
+
+struct TrainResult {
+  int64_t epochs_done = 0;
+  int64_t iters_done = 0;
+  std::string last_checkpoint;
+  std::string best_checkpoint;  // empty when no validation ran
+  std::string best_metric;
+  double best_value = 0.0;
+  int64_t best_epoch = 0;
+};
+
+// Checks everything before writing anything: a work dir that is a file, a last.ckpt that exists
+// without `resume` or is missing or unreadable with it, bad config values, an empty training set
+// are mbmd::Error and leave the work dir as it was. A NaN or infinite loss stops the run with an
+// mbmd::Error naming the iteration and the loss parts; last.ckpt then still holds the last
+// completed epoch.
+TrainResult train(const Json& config, const TrainOptions& options);
+
+// "ap50" (AP at IoU 0.5; any "apNN"), "cpm" or "tpr": the validation number to keep the best
+// checkpoint by (higher is better). Throws mbmd::Error for anything else.
+void check_best_metric(const std::string& name);
+
+}  // namespace mbmd::engine
