@@ -69,7 +69,7 @@ void load_sample_image(Sample& sample) {
     decoded = read_image(sample.file);
   } else {
     throw Error(sample.file + ": image of " + sample.image_id +
-                " is not a PNG or binary PGM file (or cannot be opened)");
+                " is not a DICOM, PNG or binary PGM file (or cannot be opened)");
   }
   if ((sample.width != 0 && decoded.info.width != sample.width) ||
       (sample.height != 0 && decoded.info.height != sample.height))
