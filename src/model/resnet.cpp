@@ -1,7 +1,12 @@
 #include "mbmd/model/resnet.h"
 
+#include <ATen/core/grad_mode.h>
+#include <c10/core/InferenceMode.h>
 #include <torch/nn/functional/activation.h>
 #include <torch/nn/functional/pooling.h>
+
+#include <array>
+#include <mutex>
 
 #include "mbmd/core/error.h"
 #include "mbmd/model/flop_counter.h"
@@ -26,6 +31,81 @@ at::Tensor batch_norm(torch::nn::BatchNorm2d& bn, const at::Tensor& x) {
   flops::elements(x, 2.0);
   return bn->forward(x);
 }
+
+}  // namespace
+
+namespace detail {
+
+// A convolution followed by a BatchNorm that uses its running statistics (eval mode, or norm_eval
+// in training) is one affine map: conv(x, w * s) + (beta - mean * s) with s = gamma / sqrt(var +
+// eps). Folding it into the convolution saves a full pass over the activations (and, in training,
+// the BatchNorm's backward pass). Without gradients the folded weights are kept and recomputed
+// only when a parameter or statistic changes (new data pointer or version: loading, optimiser
+// steps); with gradients they are folded anew on every call so that autograd sees the fold. The
+// module's parameters, buffers and state dict are untouched. The FLOP counter still counts the
+// convolution and the BatchNorm, as mmcv counts the unfused modules.
+class ConvBN {
+ public:
+  at::Tensor forward(Conv2d& conv, torch::nn::BatchNorm2d& bn, const at::Tensor& x) {
+    if (bn->is_training()) return batch_norm(bn, conv(x));
+    at::Tensor weight, bias;
+    if (at::GradMode::is_enabled()) {
+      std::tie(weight, bias) = fold(conv, bn);
+    } else {
+      std::lock_guard<std::mutex> lock(mutex_);
+      const auto key = key_of(conv, bn);
+      if (!cached_weight_.defined() || key != key_) {
+        // Made as ordinary tensors without history, so that they serve inside and outside
+        // InferenceMode (InferenceMode(false) turns gradients on, hence the NoGradGuard).
+        c10::InferenceMode normal(false);
+        at::NoGradGuard no_grad;
+        std::tie(cached_weight_, cached_bias_) = fold(conv, bn);
+        key_ = key;
+      }
+      weight = cached_weight_;
+      bias = cached_bias_;
+    }
+    const auto& o = conv->options;
+    auto out = at::conv2d(x, weight, bias, at::IntArrayRef(*o.stride()),
+                          at::IntArrayRef(c10::get<torch::ExpandingArray<2>>(o.padding())),
+                          at::IntArrayRef(*o.dilation()), o.groups());
+    flops::conv(conv->weight, /*has_bias=*/false, out);
+    flops::elements(out, 2.0);
+    return out;
+  }
+
+ private:
+  using Key = std::array<int64_t, 10>;
+
+  static std::pair<at::Tensor, at::Tensor> fold(Conv2d& conv, torch::nn::BatchNorm2d& bn) {
+    const auto scale = bn->weight * at::rsqrt(bn->running_var + bn->options.eps());
+    auto weight = conv->weight * scale.view({-1, 1, 1, 1});
+    auto bias = bn->bias - bn->running_mean * scale;
+    if (conv->bias.defined()) bias = bias + conv->bias * scale;
+    return {weight, bias};
+  }
+
+  static Key key_of(Conv2d& conv, torch::nn::BatchNorm2d& bn) {
+    Key key{};
+    const at::Tensor* tensors[] = {&conv->weight, &bn->weight, &bn->bias, &bn->running_mean,
+                                   &bn->running_var};
+    for (size_t i = 0; i < 5; ++i) {
+      key[2 * i] = reinterpret_cast<int64_t>(tensors[i]->data_ptr());
+      key[2 * i + 1] = static_cast<int64_t>(tensors[i]->_version());
+    }
+    return key;
+  }
+
+  std::mutex mutex_;
+  Key key_{};
+  at::Tensor cached_weight_, cached_bias_;
+};
+
+}  // namespace detail
+
+using detail::ConvBN;
+
+namespace {
 
 at::Tensor counted_relu(const at::Tensor& x) {
   auto out = F::relu(x, F::ReLUFuncOptions().inplace(true));
@@ -60,11 +140,11 @@ class BlockImpl : public torch::nn::Module {
   }
 
   at::Tensor forward(const at::Tensor& x) {
-    auto out = counted_relu(batch_norm(bn1, conv1(x)));
-    out = batch_norm(bn2, conv2(out));
-    if (bottleneck_) out = batch_norm(bn3, conv3(counted_relu(out)));
+    auto out = counted_relu(fused1_.forward(conv1, bn1, x));
+    out = fused2_.forward(conv2, bn2, out);
+    if (bottleneck_) out = fused3_.forward(conv3, bn3, counted_relu(out));
     if (downsample) {
-      out += batch_norm(ds_bn, ds_conv(x));
+      out += fused_ds_.forward(ds_conv, ds_bn, x);
     } else {
       out += x;
     }
@@ -78,6 +158,7 @@ class BlockImpl : public torch::nn::Module {
   torch::nn::Sequential downsample{nullptr};  // registered for its names: downsample.0, .1
   Conv2d ds_conv{nullptr};
   torch::nn::BatchNorm2d ds_bn{nullptr};
+  ConvBN fused1_, fused2_, fused3_, fused_ds_;
 };
 TORCH_MODULE(Block);
 
@@ -109,6 +190,7 @@ ResNetImpl::ResNetImpl(const ResNetOptions& options) : options_(options) {
   conv1 = register_module(
       "conv1", Conv2d(torch::nn::Conv2dOptions(3, 64, 7).stride(2).padding(3).bias(false)));
   bn1 = register_module("bn1", norm(64));
+  stem_fused_ = std::make_shared<detail::ConvBN>();
   int64_t in = 64;
   for (int stage = 0; stage < 4; ++stage) {
     const int64_t planes = 64LL << stage;
@@ -156,7 +238,7 @@ std::vector<int64_t> ResNetImpl::out_channels() const {
 }
 
 std::vector<at::Tensor> ResNetImpl::forward(const at::Tensor& x) {
-  auto out = counted_relu(batch_norm(bn1, conv1(x)));
+  auto out = counted_relu(stem_fused_->forward(conv1, bn1, x));
   flops::elements(out);  // the max-pool module
   out = F::max_pool2d(out, F::MaxPool2dFuncOptions(3).stride(2).padding(1));
   std::vector<at::Tensor> features;

@@ -8,11 +8,16 @@
 #include <torch/nn/modules/container/sequential.h>
 #include <torch/nn/modules/conv.h>
 
+#include <memory>
 #include <vector>
 
 #include "mbmd/model/layers.h"
 
 namespace mbmd::model {
+
+namespace detail {
+class ConvBN;  // a convolution with its frozen BatchNorm folded in (resnet.cpp)
+}  // namespace detail
 
 struct ResNetOptions {
   int depth = 50;         // 18, 34, 50 or 101
@@ -41,6 +46,7 @@ class ResNetImpl : public torch::nn::Module {
   Conv2d conv1{nullptr};
   torch::nn::BatchNorm2d bn1{nullptr};
   std::vector<torch::nn::Sequential> layers_;
+  std::shared_ptr<detail::ConvBN> stem_fused_;
 };
 TORCH_MODULE(ResNet);
 
