@@ -288,6 +288,9 @@ struct GradientReducer::State {
   std::vector<std::shared_ptr<torch::autograd::Node>> accumulators;
   std::vector<uintptr_t> hook_keys;
   size_t next_to_launch = 0;
+  int64_t max_bucket_bytes = 0;
+  std::vector<size_t> arrival;   // parameters in the order their gradients arrived
+  bool rebuild_pending = false;  // set when hooks are installed: rebuild after iteration 1
   int64_t launched_in_backward = 0;
   int64_t last_launched_in_backward = 0;
   std::mutex mutex;
@@ -299,10 +302,18 @@ struct GradientReducer::State {
       throw Error("gradient bucket size must be positive, got " + std::to_string(bucket_bytes));
     for (const auto& p : all_params)
       if (p.defined() && p.requires_grad()) params.push_back(p);
+    max_bucket_bytes = bucket_bytes;
     // Reverse registration order: backward produces the last layers' gradients first.
     std::vector<size_t> order(params.size());
     for (size_t i = 0; i < order.size(); ++i) order[i] = params.size() - 1 - i;
-    layout = plan_chunks(params, order, bucket_bytes);
+    build_buckets(order);
+    ready.assign(params.size(), false);
+    reset_iteration();
+  }
+
+  void build_buckets(const std::vector<size_t>& order) {
+    layout = plan_chunks(params, order, max_bucket_bytes);
+    buckets.clear();
     bucket_of.assign(params.size(), 0);
     for (size_t b = 0; b < layout.size(); ++b) {
       Bucket bucket;
@@ -316,8 +327,24 @@ struct GradientReducer::State {
           at::empty({bucket.numel}, params[bucket.members[0]].options().requires_grad(false));
       buckets.push_back(std::move(bucket));
     }
-    ready.assign(params.size(), false);
-    reset_iteration();
+  }
+
+  // After the first iteration, as DDP does: rebuild the buckets in the order in which backward
+  // actually produced the gradients (rank 0's order, so that every rank agrees), with
+  // parameters that got none at the end, where they no longer hold back the buckets before them.
+  void rebuild_buckets_in_arrival_order() {
+    std::vector<bool> seen(params.size(), false);
+    std::vector<int64_t> order;
+    for (size_t i : arrival) {
+      order.push_back(static_cast<int64_t>(i));
+      seen[i] = true;
+    }
+    for (size_t k = params.size(); k-- > 0;)
+      if (!seen[k]) order.push_back(static_cast<int64_t>(k));
+    std::vector<at::Tensor> list{at::tensor(order, at::kLong)};
+    wait_for(group->broadcast(list), *context, "agreeing on the gradient bucket order");
+    const auto* root_order = list[0].data_ptr<int64_t>();
+    build_buckets(std::vector<size_t>(root_order, root_order + params.size()));
   }
 
   // Marks every parameter with a defined gradient ready (all_reduce_gradients after backward).
@@ -362,6 +389,7 @@ struct GradientReducer::State {
       b.work.reset();
     }
     std::fill(ready.begin(), ready.end(), false);
+    arrival.clear();
     next_to_launch = 0;
     launched_in_backward = 0;
   }
@@ -401,6 +429,7 @@ struct GradientReducer::State {
           "GradientReducer: a parameter received a second gradient before finish() (two "
           "backward passes per step are not supported; call finish() after each backward)");
     ready[i] = true;
+    arrival.push_back(i);
     if (--buckets[bucket_of[i]].pending == 0) launch_ready();
   }
 
@@ -437,6 +466,10 @@ struct GradientReducer::State {
             param.mutable_grad() = average.clone();
         }
       }
+      if (rebuild_pending) {
+        rebuild_pending = false;
+        rebuild_buckets_in_arrival_order();
+      }
     } catch (...) {
       reset_iteration();
       throw;
@@ -451,6 +484,7 @@ GradientReducer::GradientReducer(DistributedContext& context, std::vector<at::Te
   state_ = std::make_shared<State>(context, context.impl_->group, params, bucket_bytes);
   state_->weak_self = state_;
   state_->install_hooks();
+  state_->rebuild_pending = true;
 }
 
 GradientReducer::~GradientReducer() {
