@@ -6,14 +6,21 @@
 //          the weights go to $MBMD_DIST_TEST_OUT.<rank>.{reducer,sync}
 //   die:   like train, but rank 1 kills itself with SIGKILL in step 3
 //   hang:  like train, but rank 1 stops answering (sleeps) in step 3
+//   bench: times SGD steps of a small convolutional network on the rank's shard of combined
+//          batches (bench/distributed_scaling.sh); rank 0 prints one result line
 #include "mbmd/engine/distributed.h"
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <torch/nn/modules/activation.h>
+#include <torch/nn/modules/container/sequential.h>
+#include <torch/nn/modules/conv.h>
+#include <torch/nn/modules/linear.h>
 #include <torch/optim/sgd.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -122,6 +129,55 @@ std::string read_text(const std::string& path) {
   return text.str();
 }
 
+// bench mode: a small convolutional network (about 0.6 M parameters) on 64x64 images, combined
+// batch MBMD_BENCH_BATCH (default 16), MBMD_BENCH_STEPS timed steps after 3 warm-up steps.
+void run_benchmark(DistributedContext& context) {
+  const int64_t batch =
+      std::getenv("MBMD_BENCH_BATCH") ? std::atoi(std::getenv("MBMD_BENCH_BATCH")) : 16;
+  const int steps =
+      std::getenv("MBMD_BENCH_STEPS") ? std::atoi(std::getenv("MBMD_BENCH_STEPS")) : 20;
+  torch::manual_seed(1);
+  torch::nn::Sequential net(
+      torch::nn::Conv2d(torch::nn::Conv2dOptions(3, 32, 3).stride(2).padding(1)), torch::nn::ReLU(),
+      torch::nn::Conv2d(torch::nn::Conv2dOptions(32, 64, 3).stride(2).padding(1)),
+      torch::nn::ReLU(),
+      torch::nn::Conv2d(torch::nn::Conv2dOptions(64, 128, 3).stride(2).padding(1)),
+      torch::nn::ReLU(),
+      torch::nn::Conv2d(torch::nn::Conv2dOptions(128, 256, 3).stride(2).padding(1)),
+      torch::nn::ReLU(), torch::nn::Flatten(), torch::nn::Linear(256 * 16, 10));
+  std::vector<at::Tensor> state;
+  for (const auto& p : net->parameters()) state.push_back(p);
+  context.broadcast(state);
+  const auto params = net->parameters();
+  GradientReducer reducer(context, params);
+  torch::optim::SGD optimizer(params, torch::optim::SGDOptions(0.01).momentum(0.9));
+  const auto positions =
+      shard_positions(static_cast<size_t>(batch), context.rank(), context.world_size());
+  const auto index =
+      at::tensor(std::vector<int64_t>(positions.begin(), positions.end()), at::kLong);
+  double seconds = 0;
+  for (int step = 0; step < steps + 3; ++step) {
+    auto generator = at::make_generator<at::CPUGeneratorImpl>(5000 + step);
+    const auto x = at::randn({batch, 3, 64, 64}, generator).index_select(0, index);
+    const auto y = at::randint(0, 10, {batch}, generator).index_select(0, index);
+    context.barrier();
+    const auto start = std::chrono::steady_clock::now();
+    optimizer.zero_grad();
+    at::cross_entropy_loss(net->forward(x), y).backward();
+    reducer.finish();
+    optimizer.step();
+    if (step >= 3)
+      seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  }
+  double checksum = 0;
+  for (const auto& p : params) checksum += p.detach().abs().sum().item<double>();
+  if (context.is_main())
+    std::printf(
+        "RESULT world %d threads %d batch %lld: %.1f ms/step, %.1f images/s, weights |sum| %.6f\n",
+        context.world_size(), at::get_num_threads(), static_cast<long long>(batch),
+        1000 * seconds / steps, batch * steps / seconds, checksum);
+}
+
 // ---------------------------------------------------------------------------------------------
 // The rank side: run only when started by the tests below.
 
@@ -131,11 +187,13 @@ TEST(DistributedWorker, DISABLED_Run) {
   ASSERT_TRUE(mode_text && out_text) << "started by the Distributed tests only";
   const std::string mode = mode_text, out = out_text;
   DistributedOptions options;
-  options.timeout = std::chrono::milliseconds(std::atoi(std::getenv("MBMD_DIST_TEST_TIMEOUT_MS")));
+  const char* timeout_ms = std::getenv("MBMD_DIST_TEST_TIMEOUT_MS");
+  if (timeout_ms) options.timeout = std::chrono::milliseconds(std::atoi(timeout_ms));
   try {
     DistributedContext context(DistributedEnv::from_environment(), options);
     std::cerr << "rank " << context.rank() << " of " << context.world_size() << " on "
               << context.backend() << "\n";
+    if (mode == "bench") return run_benchmark(context);
     auto on_step = [&](int step) {
       if (context.rank() != 1 || step != 3) return;
       if (mode == "die") raise(SIGKILL);
