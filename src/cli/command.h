@@ -12,5 +12,7 @@ using Args = std::vector<std::string>;
 int stats_command(const Args& args);
 int convert_command(const Args& args);
 int eval_command(const Args& args);
+int cv_command(const Args& args);
+int demo_command(const Args& args);
 
 }  // namespace mbmd::cli

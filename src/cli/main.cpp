@@ -19,6 +19,8 @@ const Command kCommands[] = {
     {"stats", mbmd::cli::stats_command, "parameters and GFLOPs of a config"},
     {"convert", mbmd::cli::convert_command, "dataset as distributed -> COCO json (and PNGs)"},
     {"eval", mbmd::cli::eval_command, "AP, TPR, FPPI and FROC of detections against ground truth"},
+    {"cv", mbmd::cli::cv_command, "the paper's five-fold cross-validation, mean (std) summary"},
+    {"demo", mbmd::cli::demo_command, "phantom data, train, evaluate, predict, report.html"},
 };
 
 void print_usage(std::ostream& out) {

@@ -245,6 +245,8 @@ FoldResult run_fold(const Json& config, const std::string& work_dir, const FoldO
   say("evaluating on " + std::to_string(parts.test.size()) + " test images");
   SetEvaluation test =
       evaluate_samples(*detector.model, config, parts.test, thr, options.extra_iou_thrs);
+  if (thr && !std::isfinite(*thr))  // evaluated at the largest double: report it as infinite
+    test.result.operating_point.score_thr = std::numeric_limits<double>::infinity();
   fold.test_metrics = to_json(test.result);
   fold.score_thr = test.result.operating_point.score_thr;
   if (!thr) fold.val_metrics = Json();

@@ -1,0 +1,117 @@
+// `mbmd cv` end to end: two folds of a tiny phantom through the program, the summary on stdout
+// and in files, and bad input refused with a message and a non-zero exit.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "mbmd/engine/phantom.h"
+#include "mbmd_paths.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Outcome {
+  int status = -1;
+  std::string output;
+};
+
+Outcome run(const std::string& args) {
+  const std::string command = std::string("'") + MBMD_BINARY + "' " + args + " 2>&1";
+  Outcome result;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (!pipe) return result;
+  char buffer[4096];
+  size_t n;
+  while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) result.output.append(buffer, n);
+  const int status = pclose(pipe);
+  result.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+class CvCommand : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!fs::exists(MBMD_BINARY)) GTEST_FAIL() << MBMD_BINARY << " is missing: build mbmd first";
+    root_ = fs::temp_directory_path() /
+            ("mbmd_cv_cli_" + std::to_string(::getpid()) + "_" +
+             ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(root_);
+    mbmd::engine::PhantomOptions o;
+    o.patients = 10;
+    o.width = 96;
+    o.height = 128;
+    ann_ = mbmd::engine::write_phantom(o, (root_ / "data").string());
+  }
+  void TearDown() override { fs::remove_all(root_); }
+
+  std::string data_args() const {
+    return "--config demo_quick --set data.dataset=coco --set 'data.ann_file=" + ann_ +
+           "' --threads 2 --quiet";
+  }
+
+  fs::path root_;
+  std::string ann_;
+};
+
+TEST_F(CvCommand, TwoFoldsPrintAndWriteTheSummary) {
+  const std::string dir = (root_ / "cv").string();
+  const Outcome r =
+      run("cv " + data_args() + " --work-dir '" + dir + "' --folds 2 --metrics ap20,ap50,tpr,cpm");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("| metric | fold 0 | fold 1 | mean (std) |"), std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("| AP@20 |"), std::string::npos);
+  EXPECT_NE(r.output.find("| TPR |"), std::string::npos);
+  EXPECT_EQ(r.output.find("| FPPI |"), std::string::npos);  // only the metrics asked for
+  std::ifstream in(root_ / "cv" / "summary.json");
+  const auto summary = nlohmann::json::parse(in);
+  EXPECT_EQ(summary["metrics"], (nlohmann::json{"ap20", "ap50", "tpr", "cpm"}));
+  EXPECT_EQ(summary["folds"].size(), 2u);
+  EXPECT_EQ(summary["summary"]["ap50"]["values"].size(), 2u);
+  for (const char* f : {"summary.md", "summary.csv", "report.html", "split.json",
+                        "fold0/report.html", "fold1/test_metrics.json"})
+    EXPECT_TRUE(fs::exists(root_ / "cv" / f)) << f;
+
+  // A second split file run: --split-file reads the parts written by the first run.
+  const Outcome again = run("cv " + data_args() + " --work-dir '" + (root_ / "cv2").string() +
+                            "' --folds 1 --split-file '" + dir + "/split.json'");
+  ASSERT_EQ(again.status, 0) << again.output;
+  std::ifstream a(root_ / "cv" / "split.json"), b(root_ / "cv2" / "split.json");
+  EXPECT_EQ(nlohmann::json::parse(a)["parts"], nlohmann::json::parse(b)["parts"]);
+}
+
+TEST_F(CvCommand, BadInputFailsWithAMessage) {
+  const fs::path file = root_ / "a_file";
+  std::ofstream(file) << "x";
+  Outcome r = run("cv " + data_args() + " --work-dir '" + file.string() + "' --folds 2");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("is a file"), std::string::npos) << r.output;
+
+  const std::string dir = "--work-dir '" + (root_ / "cv").string() + "'";
+  r = run("cv " + data_args() + " " + dir + " --folds 0");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("--folds"), std::string::npos) << r.output;
+  r = run("cv " + data_args() + " " + dir + " --metrics ap50,f1");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("unknown metric 'f1'"), std::string::npos) << r.output;
+  r = run("cv " + data_args() + " " + dir + " --set model.neck.kind=fpn");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("model.neck.kind"), std::string::npos) << r.output;
+  r = run("cv " + data_args() + " " + dir + " --split-file '" + file.string() + "'");
+  EXPECT_EQ(r.status, 1);
+  r = run("cv " + data_args() + " " + dir + " --fold 2");
+  EXPECT_NE(r.status, 0);
+  r = run("cv --work-dir x");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("--config"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(root_ / "cv"));
+}
+
+}  // namespace
