@@ -46,8 +46,12 @@ void fill(at::Tensor& image, int64_t x1, int64_t y1, int64_t x2, int64_t y2, flo
 void draw_rectangle(at::Tensor& image, float x1, float y1, float x2, float y2, int thickness,
                     float value) {
   if (image.dim() != 2) throw Error("draw_rectangle needs a [H, W] image");
-  const auto l = static_cast<int64_t>(std::floor(x1)), t = static_cast<int64_t>(std::floor(y1));
-  const auto r = static_cast<int64_t>(std::ceil(x2)), b = static_cast<int64_t>(std::ceil(y2));
+  // Clipped first, so that a box reaching past the image still shows its edge on the border.
+  const int64_t h = image.size(0), w = image.size(1);
+  const auto l = std::clamp<int64_t>(static_cast<int64_t>(std::floor(x1)), 0, w - 1);
+  const auto t = std::clamp<int64_t>(static_cast<int64_t>(std::floor(y1)), 0, h - 1);
+  const auto r = std::clamp<int64_t>(static_cast<int64_t>(std::ceil(x2)), 0, w - 1);
+  const auto b = std::clamp<int64_t>(static_cast<int64_t>(std::ceil(y2)), 0, h - 1);
   const int64_t k = std::max(1, thickness);
   fill(image, l, t, r + 1, t + k, value);          // top
   fill(image, l, b + 1 - k, r + 1, b + 1, value);  // bottom

@@ -211,6 +211,11 @@ TrainResult train(const Json& config, const TrainOptions& options) {
   if (options.resume) load_all_weights(*detector, resume_from.state_dict, last_path);
   detector->to(device);
   auto optimizer = make_sgd(*detector, sgd);
+  // libtorch's zero_grad() keeps gradients defined (as zeros) once a backward pass made them, and
+  // SGD skips parameters without one; defining them from the start makes a fresh and a resumed
+  // process treat a parameter that a step leaves untouched alike.
+  for (auto& p : detector->parameters())
+    if (p.requires_grad() && !p.grad().defined()) p.mutable_grad() = at::zeros_like(p);
   if (options.resume)
     restore_momentum_buffers(*optimizer, *detector, resume_from.sections.at("optimizer"),
                              last_path);
