@@ -53,13 +53,18 @@ class ConvBN {
       std::tie(weight, bias) = fold(conv, bn);
     } else {
       std::lock_guard<std::mutex> lock(mutex_);
-      const auto key = key_of(conv, bn);
+      auto key = key_of(conv, bn);
+      key[10] = x.suggest_memory_format() == at::MemoryFormat::ChannelsLast ? 1 : 0;
       if (!cached_weight_.defined() || key != key_) {
         // Made as ordinary tensors without history, so that they serve inside and outside
         // InferenceMode (InferenceMode(false) turns gradients on, hence the NoGradGuard).
         c10::InferenceMode normal(false);
         at::NoGradGuard no_grad;
         std::tie(cached_weight_, cached_bias_) = fold(conv, bn);
+        // oneDNN takes the weights in the input's memory format; keeping them so saves a
+        // conversion per call.
+        if (key[10] == 1)
+          cached_weight_ = cached_weight_.contiguous(at::MemoryFormat::ChannelsLast);
         key_ = key;
       }
       weight = cached_weight_;
@@ -75,7 +80,7 @@ class ConvBN {
   }
 
  private:
-  using Key = std::array<int64_t, 10>;
+  using Key = std::array<int64_t, 11>;  // data pointer and version of 5 tensors; layout
 
   static std::pair<at::Tensor, at::Tensor> fold(Conv2d& conv, torch::nn::BatchNorm2d& bn) {
     const auto scale = bn->weight * at::rsqrt(bn->running_var + bn->options.eps());
@@ -238,7 +243,14 @@ std::vector<int64_t> ResNetImpl::out_channels() const {
 }
 
 std::vector<at::Tensor> ResNetImpl::forward(const at::Tensor& x) {
-  auto out = counted_relu(stem_fused_->forward(conv1, bn1, x));
+  // Channels-last (NHWC) for inference on the CPU: oneDNN's convolutions work on it without
+  // reordering every activation into their blocked layout and back; the outputs (and the neck's
+  // and heads' maps computed from them) stay channels-last, and ops::roi_align reads them in
+  // place. Not with gradients: LibTorch 1.13's channels-last convolution backward gave a training
+  // step a different loss (128.8 against 0.27 after three steps, docs/performance.md).
+  const bool channels_last = x.is_cpu() && !at::GradMode::is_enabled();
+  auto out = counted_relu(stem_fused_->forward(
+      conv1, bn1, channels_last ? x.contiguous(at::MemoryFormat::ChannelsLast) : x));
   flops::elements(out);  // the max-pool module
   out = F::max_pool2d(out, F::MaxPool2dFuncOptions(3).stride(2).padding(1));
   std::vector<at::Tensor> features;

@@ -7,6 +7,7 @@
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "mbmd/core/error.h"
@@ -65,6 +66,47 @@ void forward_impl(const T* input, const T* rois, T* output, int64_t num_rois, in
   });
 }
 
+// The same forward pass on a channels-last (NHWC) input, as the backbone and neck produce it: the
+// four taps of a sample are rows of `channels` contiguous values, so the inner loop runs over
+// channels. Each output value is summed in the same order as forward_impl (samples of its bin,
+// taps 0..3), so both layouts give identical results.
+template <typename T>
+void forward_channels_last_impl(const T* input, const T* rois, T* output, int64_t num_rois,
+                                int64_t channels, int64_t height, int64_t width, int64_t pooled_h,
+                                int64_t pooled_w, T spatial_scale, int64_t sampling_ratio,
+                                bool aligned) {
+  const int64_t bins = pooled_h * pooled_w;
+  at::parallel_for(0, num_rois, 1, [&](int64_t begin, int64_t end) {
+    std::vector<detail::BilinearTap<T>> taps;
+    std::vector<T> sums(static_cast<size_t>(channels));
+    for (int64_t n = begin; n < end; ++n) {
+      const auto g = detail::roi_geometry(rois + n * 5, spatial_scale, pooled_h, pooled_w,
+                                          sampling_ratio, aligned);
+      compute_taps(g, height, width, pooled_h, pooled_w, taps);
+      const int64_t samples = g.grid_h * g.grid_w;
+      const T* image = input + g.batch_index * height * width * channels;
+      T* out = output + n * channels * bins;
+      const detail::BilinearTap<T>* tap = taps.data();
+      for (int64_t bin = 0; bin < bins; ++bin) {
+        T* sum = sums.data();
+        std::fill(sums.begin(), sums.end(), T(0));
+        for (int64_t s = 0; s < samples; ++s, ++tap) {
+          if (!tap->valid) continue;
+          const T w0 = tap->weight[0], w1 = tap->weight[1], w2 = tap->weight[2],
+                  w3 = tap->weight[3];
+          const T* p0 = image + tap->offset[0] * channels;
+          const T* p1 = image + tap->offset[1] * channels;
+          const T* p2 = image + tap->offset[2] * channels;
+          const T* p3 = image + tap->offset[3] * channels;
+          for (int64_t c = 0; c < channels; ++c)
+            sum[c] += w0 * p0[c] + w1 * p1[c] + w2 * p2[c] + w3 * p3[c];
+        }
+        for (int64_t c = 0; c < channels; ++c) out[c * bins + bin] = sum[c] / g.count;
+      }
+    }
+  });
+}
+
 template <typename T>
 void backward_impl(const T* grad_output, const T* rois, T* grad_input, int64_t num_rois,
                    int64_t channels, int64_t height, int64_t width, int64_t pooled_h,
@@ -111,6 +153,16 @@ at::Tensor roi_align_forward(const at::Tensor& input, const at::Tensor& rois, in
   const int64_t channels = input.size(1);
   at::Tensor output = at::zeros({num_rois, channels, pooled_h, pooled_w}, input.options());
   if (output.numel() == 0) return output;
+  if (!input.is_contiguous() && input.is_contiguous(at::MemoryFormat::ChannelsLast)) {
+    const at::Tensor rois_c = rois.contiguous();
+    AT_DISPATCH_FLOATING_TYPES(input.scalar_type(), "mbmd_roi_align_forward_cpu_nhwc", [&] {
+      forward_channels_last_impl<scalar_t>(
+          input.data_ptr<scalar_t>(), rois_c.data_ptr<scalar_t>(), output.data_ptr<scalar_t>(),
+          num_rois, channels, input.size(2), input.size(3), pooled_h, pooled_w,
+          static_cast<scalar_t>(spatial_scale), sampling_ratio, aligned);
+    });
+    return output;
+  }
   const at::Tensor input_c = input.contiguous();
   const at::Tensor rois_c = rois.contiguous();
   AT_DISPATCH_FLOATING_TYPES(input.scalar_type(), "mbmd_roi_align_forward_cpu", [&] {
