@@ -10,6 +10,8 @@ namespace mbmd::cli {
 using Args = std::vector<std::string>;
 
 int stats_command(const Args& args);
+int train_command(const Args& args);
+int predict_command(const Args& args);
 int convert_command(const Args& args);
 int eval_command(const Args& args);
 int cv_command(const Args& args);

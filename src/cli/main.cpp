@@ -16,6 +16,8 @@ struct Command {
 
 // One line per command; keep them in the order a user meets them.
 const Command kCommands[] = {
+    {"train", mbmd::cli::train_command, "train a detector from a config into a work dir"},
+    {"predict", mbmd::cli::predict_command, "detections on DICOM, PNG or PGM images as COCO json"},
     {"stats", mbmd::cli::stats_command, "parameters and GFLOPs of a config"},
     {"convert", mbmd::cli::convert_command, "dataset as distributed -> COCO json (and PNGs)"},
     {"eval", mbmd::cli::eval_command, "AP, TPR, FPPI and FROC of detections against ground truth"},

@@ -1,0 +1,147 @@
+// `mbmd predict` on PNG files and folders with a tiny model: a valid COCO results file with boxes
+// in original pixels, overlay PNGs, and clear errors for bad input.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+
+#include "engine/synthetic_set.h"
+#include "mbmd/data/image_io.h"
+#include "mbmd/engine/checkpointing.h"
+#include "mbmd/model/detector.h"
+#include "mbmd_paths.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct CommandRun {
+  int status = -1;
+  std::string output;
+};
+
+CommandRun run(const std::string& args) {
+  const std::string command = std::string("'") + MBMD_BINARY + "' " + args + " 2>&1";
+  CommandRun result;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (!pipe) return result;
+  char buffer[4096];
+  size_t n;
+  while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) result.output.append(buffer, n);
+  const int status = pclose(pipe);
+  result.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+class PredictCommand : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!fs::exists(MBMD_BINARY)) GTEST_FAIL() << MBMD_BINARY << " is missing: build mbmd first";
+    root_ = fs::temp_directory_path() /
+            ("mbmd_predict_cmd_" + std::to_string(::getpid()) + "_" +
+             ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(root_);
+    // Images of 200x150 (not the model's 128x96) so that boxes must be scaled back.
+    const auto ann = mbmd::testing::write_synthetic_set((root_ / "images").string(), 2, 200, 150);
+    mbmd::Json config = mbmd::testing::tiny_config(ann);
+    // An untrained model scores near 0.5 everywhere: keep its detections.
+    mbmd::apply_overrides(config, {"model.roi.test.score_thr=0.0"});
+    at::manual_seed(0);
+    mbmd::model::FasterRCNN detector(mbmd::model::detector_options_from_config(config));
+    checkpoint_ = (root_ / "model.ckpt").string();
+    mbmd::engine::save_training_checkpoint(checkpoint_, *detector, nullptr, {}, config);
+  }
+  void TearDown() override { fs::remove_all(root_); }
+  std::string path(const std::string& name) const { return (root_ / name).string(); }
+
+  fs::path root_;
+  std::string checkpoint_;
+};
+
+TEST_F(PredictCommand, PngGivesCocoResultsAndAnOverlay) {
+  const CommandRun r =
+      run("predict --checkpoint '" + checkpoint_ + "' '" + path("images/syn0.png") + "' --out '" +
+          path("out/dets.json") + "' --overlay '" + path("overlays") + "' --overlay-thr 0");
+  ASSERT_EQ(r.status, 0) << r.output;
+  std::ifstream in(path("out/dets.json"));
+  const auto dets = nlohmann::json::parse(in);
+  ASSERT_TRUE(dets.is_array());
+  ASSERT_FALSE(dets.empty());
+  EXPECT_LE(dets.size(), 100u);  // max_per_img
+  for (const auto& d : dets) {
+    EXPECT_EQ(d.at("image_id"), "syn0");
+    EXPECT_EQ(d.at("category_id"), 1);
+    const auto b = d.at("bbox").get<std::vector<double>>();
+    ASSERT_EQ(b.size(), 4u);
+    EXPECT_GE(b[0], 0.0);
+    EXPECT_GE(b[1], 0.0);
+    EXPECT_GE(b[2], 0.0);
+    EXPECT_LE(b[0] + b[2], 200.0 + 1e-3);  // original pixels, not the 128x96 input
+    EXPECT_LE(b[1] + b[3], 150.0 + 1e-3);
+    const double s = d.at("score").get<double>();
+    EXPECT_GE(s, 0.0);
+    EXPECT_LE(s, 1.0);
+  }
+  double widest = 0;
+  for (const auto& d : dets)
+    widest = std::max(widest, d.at("bbox")[0].get<double>() + d.at("bbox")[2].get<double>());
+  EXPECT_GT(widest, 128.0) << "boxes look like input coordinates";
+
+  const auto overlay = mbmd::data::read_image(path("overlays/syn0.png"));
+  EXPECT_EQ(overlay.info.width, 200);
+  EXPECT_EQ(overlay.info.height, 150);
+  const auto original = mbmd::data::read_image(path("images/syn0.png"));
+  EXPECT_FALSE(overlay.pixels.equal(original.pixels));  // boxes were drawn
+
+  // A score threshold keeps the entries at or above it.
+  const CommandRun high =
+      run("predict --checkpoint '" + checkpoint_ + "' '" + path("images/syn0.png") + "' --out '" +
+          path("high.json") + "' --score-thr 0.5");
+  ASSERT_EQ(high.status, 0) << high.output;
+  std::ifstream hin(path("high.json"));
+  const auto kept = nlohmann::json::parse(hin);
+  size_t expected = 0;
+  for (const auto& d : dets) expected += d.at("score").get<double>() >= 0.5;
+  EXPECT_EQ(kept.size(), expected);
+}
+
+TEST_F(PredictCommand, FoldersAndErrors) {
+  // A folder: both images (the json beside them is not an image).
+  CommandRun r = run("predict --checkpoint '" + checkpoint_ + "' '" + path("images") + "' --out '" +
+                     path("all.json") + "'");
+  ASSERT_EQ(r.status, 0) << r.output;
+  std::ifstream in(path("all.json"));
+  std::set<std::string> ids;
+  for (const auto& d : nlohmann::json::parse(in)) ids.insert(d.at("image_id").get<std::string>());
+  EXPECT_EQ(ids, (std::set<std::string>{"syn0", "syn1"}));
+
+  r = run("predict --checkpoint '" + checkpoint_ + "' '" + path("nothing.png") + "' --out '" +
+          path("x.json") + "'");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("nothing.png"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(path("x.json")));
+
+  r = run("predict --checkpoint '" + checkpoint_ + "' '" + path("images/set.json") + "' --out '" +
+          path("x.json") + "'");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("not a DICOM, PNG"), std::string::npos) << r.output;
+
+  std::ofstream(path("bad.ckpt")) << "not a checkpoint";
+  r = run("predict --checkpoint '" + path("bad.ckpt") + "' '" + path("images") + "' --out '" +
+          path("x.json") + "'");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("bad.ckpt"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(path("x.json")));
+
+  r = run("predict '" + path("images") + "' --out '" + path("x.json") + "'");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("--checkpoint"), std::string::npos) << r.output;
+}
+
+}  // namespace
