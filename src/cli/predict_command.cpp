@@ -1,5 +1,7 @@
 // `mbmd predict`: runs a trained detector on image files (DICOM, PNG, PGM) and writes COCO
 // results, optionally with overlay pictures (docs/training.md).
+#include <unistd.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <iostream>
@@ -143,6 +145,7 @@ int predict_command(const Args& args) {
 
   Json results = Json::array();
   size_t done = 0;
+  const bool tty = isatty(STDERR_FILENO) != 0;
   engine::run_detector(*detector.model, pipeline, [&](const engine::ImageResult& r) {
     const auto& sample = pipeline.samples()[r.sample];
     for (auto& entry : engine::coco_results(sample.image_id, r.detections, score_thr))
@@ -151,9 +154,10 @@ int predict_command(const Args& args) {
       engine::write_overlay((overlay_dir / (sample.image_id + ".png")).string(), r.original,
                             r.detections, std::max(score_thr, overlay_thr));
     ++done;
-    std::cerr << "\rmbmd predict: " << done << "/" << samples.size() << " images" << std::flush;
+    if (tty)
+      std::cerr << "\rmbmd predict: " << done << "/" << samples.size() << " images" << std::flush;
   });
-  std::cerr << "\n";
+  if (tty) std::cerr << "\n";
   data::write_file_atomic(out_path.string(), results.dump(1) + "\n");
   std::cout << samples.size() << " images, " << results.size() << " detections -> "
             << out_path.string() << " (" << threads << " threads)\n";
