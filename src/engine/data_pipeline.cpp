@@ -6,6 +6,7 @@
 #include "mbmd/core/error.h"
 #include "mbmd/data/coco.h"
 #include "mbmd/data/split.h"
+#include "mbmd/engine/distributed.h"
 #include "mbmd/model/detector_options.h"
 
 namespace mbmd::engine {
@@ -139,6 +140,10 @@ PipelineOptions pipeline_options_from_config(const Json& config, bool train) {
 DataPipeline::DataPipeline(std::vector<data::Sample> samples, PipelineOptions options)
     : samples_(std::move(samples)), options_(std::move(options)) {
   if (options_.batch_size < 1) throw Error("a data pipeline needs a batch size >= 1");
+  if (options_.shard_world < 1 || options_.shard_rank < 0 ||
+      options_.shard_rank >= options_.shard_world)
+    throw Error("a data pipeline's shard " + std::to_string(options_.shard_rank) + " of " +
+                std::to_string(options_.shard_world) + " is out of range");
   if (options_.prefetch < 1) options_.prefetch = 1;
   for (auto& s : samples_) s.image = at::Tensor();  // pixels are loaded here, on demand
   cache_.resize(samples_.size());
@@ -147,8 +152,13 @@ DataPipeline::DataPipeline(std::vector<data::Sample> samples, PipelineOptions op
 DataPipeline::~DataPipeline() { stop_workers(); }
 
 int64_t DataPipeline::num_batches() const {
+  return (epoch_size() + options_.batch_size - 1) / options_.batch_size;
+}
+
+int64_t DataPipeline::epoch_size() const {
   const auto n = static_cast<int64_t>(samples_.size());
-  return (n + options_.batch_size - 1) / options_.batch_size;
+  if (options_.shard_world <= 1) return n;
+  return (n + options_.shard_world - 1) / options_.shard_world;
 }
 
 void DataPipeline::stop_workers() {
@@ -166,6 +176,16 @@ void DataPipeline::start_epoch(int64_t epoch) {
   stop_workers();
   plan_ = plan_epoch(samples_.size(), options_.seed, epoch, options_.train,
                      options_.train ? options_.input.flip_prob : 0.0);
+  if (options_.shard_world > 1) {
+    // This rank's positions of the epoch's order; the flip drawn for a position goes with it.
+    EpochPlan shard;
+    for (size_t p :
+         shard_positions(plan_.order.size(), options_.shard_rank, options_.shard_world)) {
+      shard.order.push_back(plan_.order[p]);
+      shard.flips.push_back(plan_.flips[p]);
+    }
+    plan_ = std::move(shard);
+  }
   next_to_build_ = 0;
   next_to_hand_out_ = 0;
   ready_.clear();
@@ -208,7 +228,7 @@ DataPipeline::Resized DataPipeline::load_resized(size_t index) {
 LoadedBatch DataPipeline::build(int64_t batch_index) {
   LoadedBatch out;
   out.index = batch_index;
-  const auto n = static_cast<int64_t>(samples_.size());
+  const auto n = static_cast<int64_t>(plan_.order.size());
   const int64_t begin = batch_index * options_.batch_size;
   const int64_t end = std::min(n, begin + options_.batch_size);
   std::vector<model::PreparedImage> images;

@@ -9,12 +9,14 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <sstream>
 
 #include "mbmd/core/error.h"
 #include "mbmd/data/image_io.h"
 #include "mbmd/engine/checkpointing.h"
 #include "mbmd/engine/data_pipeline.h"
+#include "mbmd/engine/distributed.h"
 #include "mbmd/engine/metrics/evaluate.h"
 #include "mbmd/engine/optimizer.h"
 #include "mbmd/engine/predictor.h"
@@ -145,8 +147,19 @@ void check_best_metric(const std::string& name) {
 }
 
 TrainResult train(const Json& config, const TrainOptions& options) {
-  // ---- Checks: nothing is written until all of them pass. ----
   if (options.work_dir.empty()) throw Error("training needs a work dir");
+  if (!(options.dist_timeout_s > 0))
+    throw Error("the distributed timeout must be > 0 seconds, got " +
+                std::to_string(options.dist_timeout_s));
+  // Membership of a data-parallel run (one process alone without torchrun's variables).
+  DistributedOptions dist_options;
+  dist_options.timeout =
+      std::chrono::milliseconds(static_cast<int64_t>(std::ceil(options.dist_timeout_s * 1000.0)));
+  DistributedContext dist(DistributedEnv::from_environment(), dist_options);
+  const bool main_rank = dist.is_main();  // rank 0 alone writes, prints and validates
+  const bool progress = options.progress && main_rank;
+
+  // ---- Checks: nothing is written until all of them pass (on every rank). ----
   const fs::path work_dir(options.work_dir);
   if (fs::exists(work_dir) && !fs::is_directory(work_dir))
     throw Error("work dir " + options.work_dir + " is a file, not a folder");
@@ -205,9 +218,9 @@ TrainResult train(const Json& config, const TrainOptions& options) {
   // The initial weights come from the seed (and the ImageNet backbone, when named); a resumed run
   // takes them from its checkpoint.
   at::manual_seed(seed);
-  model::FasterRCNN detector =
-      options.resume ? model::FasterRCNN(model::detector_options_from_config(config))
-                     : model::build_detector(config, options.progress ? &std::cerr : nullptr);
+  model::FasterRCNN detector = options.resume
+                                   ? model::FasterRCNN(model::detector_options_from_config(config))
+                                   : model::build_detector(config, progress ? &std::cerr : nullptr);
   if (options.resume) load_all_weights(*detector, resume_from.state_dict, last_path);
   detector->to(device);
   auto optimizer = make_sgd(*detector, sgd);
@@ -219,14 +232,25 @@ TrainResult train(const Json& config, const TrainOptions& options) {
   if (options.resume)
     restore_momentum_buffers(*optimizer, *detector, resume_from.sections.at("optimizer"),
                              last_path);
+  // Every replica starts from rank 0's weights and buffers (a resumed run's are equal anyway).
+  if (dist.distributed()) {
+    std::vector<at::Tensor> tensors = detector->parameters();
+    for (const auto& b : detector->buffers()) tensors.push_back(b);
+    dist.broadcast(tensors);
+  }
+  GradientReducer reducer(dist, detector->parameters());
 
-  DataPipeline train_data(parts.train, pipeline_options_from_config(config, /*train=*/true));
+  PipelineOptions train_options = pipeline_options_from_config(config, /*train=*/true);
+  train_options.shard_rank = dist.rank();
+  train_options.shard_world = dist.world_size();
+  DataPipeline train_data(parts.train, train_options);
   const int64_t iters_per_epoch = train_data.num_batches();
   if (options.resume && state.iters_per_epoch != iters_per_epoch)
     throw Error(last_path + ": the run had " + std::to_string(state.iters_per_epoch) +
                 " iterations per epoch, the training set now gives " +
-                std::to_string(iters_per_epoch) + " (data or train.batch_size changed)");
-  if (options.resume) {
+                std::to_string(iters_per_epoch) +
+                " (data, train.batch_size or the number of processes changed)");
+  if (options.resume && main_rank) {
     const auto changes = config_changes(resume_from.meta.value("config", Json::object()), config);
     if (!changes.empty()) {
       std::cerr << "warning: resuming with a config that differs from the run's in";
@@ -236,15 +260,18 @@ TrainResult train(const Json& config, const TrainOptions& options) {
   }
   const LrSchedule schedule(schedule_options, iters_per_epoch);
   std::unique_ptr<DataPipeline> val_data;
-  if (val_interval > 0 && !parts.val.empty())
+  if (main_rank && val_interval > 0 && !parts.val.empty())
     val_data = std::make_unique<DataPipeline>(
         parts.val, pipeline_options_from_config(config, /*train=*/false));
 
   // ---- The run. ----
-  fs::create_directories(work_dir);
-  data::write_file_atomic((work_dir / "config.json").string(), config.dump(2) + "\n");
-  if (options.resume) trim_log(log_path, state.epoch);
-  JsonLog log(log_path, options.resume);
+  std::unique_ptr<JsonLog> log;
+  if (main_rank) {
+    fs::create_directories(work_dir);
+    data::write_file_atomic((work_dir / "config.json").string(), config.dump(2) + "\n");
+    if (options.resume) trim_log(log_path, state.epoch);
+    log = std::make_unique<JsonLog>(log_path, options.resume);
+  }
   if (!options.resume) {
     state.best_metric = best_metric;
     state.iters_per_epoch = iters_per_epoch;
@@ -255,6 +282,8 @@ TrainResult train(const Json& config, const TrainOptions& options) {
   const int64_t total_iters = epochs * iters_per_epoch;
   const int64_t first_iter = state.iter;
   TrainResult result;
+  result.rank = dist.rank();
+  result.world_size = dist.world_size();
   result.last_checkpoint = last_path;
   if (fs::exists(best_path)) result.best_checkpoint = best_path;
 
@@ -268,14 +297,14 @@ TrainResult train(const Json& config, const TrainOptions& options) {
     v.ran = true;
     v.metrics = to_json(er);
     v.value = metric_value(best_metric, er);
-    log.write({{"type", "val"},
-               {"epoch", epoch_done},
-               {"iter", epoch_done * iters_per_epoch},
-               {"metric", best_metric},
-               {"value", v.value},
-               {"images", val_data->samples().size()},
-               {"metrics", v.metrics},
-               {"elapsed", seconds_since(run_start)}});
+    log->write({{"type", "val"},
+                {"epoch", epoch_done},
+                {"iter", epoch_done * iters_per_epoch},
+                {"metric", best_metric},
+                {"value", v.value},
+                {"images", val_data->samples().size()},
+                {"metrics", v.metrics},
+                {"elapsed", seconds_since(run_start)}});
     return v;
   };
 
@@ -298,18 +327,32 @@ TrainResult train(const Json& config, const TrainOptions& options) {
       const auto losses = detector->forward_train(batch);
       at::Tensor loss;
       for (const auto& [name, value] : losses) loss = loss.defined() ? loss + value : value;
-      const double loss_value = loss.item<double>();
+      // The loss parts and their sum, averaged over the ranks (identity alone): the log shows
+      // the combined batch's values, and a NaN on any rank stops every rank on this iteration.
+      std::vector<at::Tensor> part_values;
+      for (const auto& [name, value] : losses)
+        part_values.push_back(value.detach().to(at::kDouble));
+      part_values.push_back(loss.detach().to(at::kDouble));
+      at::Tensor reduced = at::stack(part_values);
+      dist.all_reduce_mean(reduced);
+      reduced = reduced.cpu();
+      const auto* reduced_data = reduced.data_ptr<double>();
+      std::map<std::string, double> part_value;
+      {
+        size_t k = 0;
+        for (const auto& [name, value] : losses) part_value[name] = reduced_data[k++];
+      }
+      const double loss_value = reduced_data[losses.size()];
       if (!std::isfinite(loss_value)) {
         std::ostringstream parts_text;
         Json entry{{"type", "error"}, {"epoch", epoch + 1}, {"iter", iter + 1}, {"lr", lr}};
-        for (const auto& [name, value] : losses) {
-          const double v = value.item<double>();
+        for (const auto& [name, v] : part_value) {
           parts_text << " " << name << "=" << v;
           entry[name] = std::isfinite(v) ? Json(v) : Json(std::to_string(v));
         }
         entry["message"] = "non-finite loss";
-        log.write(entry);
-        if (tty && options.progress) std::cerr << "\n";
+        if (log) log->write(entry);
+        if (tty && progress) std::cerr << "\n";
         throw Error("training stopped: the loss is " + std::to_string(loss_value) + " at epoch " +
                     std::to_string(epoch + 1) + ", iteration " + std::to_string(iter + 1) +
                     " (lr " + std::to_string(lr) + ";" + parts_text.str() +
@@ -319,6 +362,7 @@ TrainResult train(const Json& config, const TrainOptions& options) {
       }
       optimizer->zero_grad();
       loss.backward();
+      reducer.finish();  // averaged gradients on every rank, so the clipped norm agrees
       double grad_norm = -1.0;
       if (grad_clip > 0) grad_norm = clip_grad_norm(*detector, grad_clip);
       optimizer->step();
@@ -326,18 +370,18 @@ TrainResult train(const Json& config, const TrainOptions& options) {
       state.lr = lr;
 
       sums["loss"] += loss_value;
-      for (const auto& [name, value] : losses) sums[name] += value.item<double>();
+      for (const auto& [name, v] : part_value) sums[name] += v;
       if (grad_norm >= 0) sums["grad_norm"] += grad_norm;
       ++in_interval;
       const bool epoch_end = loaded.index + 1 == iters_per_epoch;
-      if (state.iter % log_interval == 0 || epoch_end) {
+      if (main_rank && (state.iter % log_interval == 0 || epoch_end)) {
         const double interval_time = seconds_since(interval_start) / in_interval;
         Json entry{{"type", "train"}, {"epoch", epoch + 1}, {"iter", state.iter}, {"lr", lr}};
         for (const auto& [name, sum] : sums) entry[name] = sum / in_interval;
         entry["time"] = interval_time;
         entry["elapsed"] = seconds_since(run_start);
-        log.write(entry);
-        if (options.progress) {
+        log->write(entry);
+        if (progress) {
           const double rate = (state.iter - first_iter) / std::max(1e-9, seconds_since(run_start));
           const double eta = (total_iters - state.iter) / std::max(1e-9, rate);
           char line[256];
@@ -355,23 +399,27 @@ TrainResult train(const Json& config, const TrainOptions& options) {
       }
     }
     state.epoch = epoch + 1;
-    if (tty && options.progress) std::cerr << "\n";
+    if (tty && progress) std::cerr << "\n";
 
     const bool last_epoch = state.epoch == epochs;
     Validation v;
-    if (val_interval > 0 && (state.epoch % val_interval == 0 || last_epoch))
+    if (main_rank && val_interval > 0 && (state.epoch % val_interval == 0 || last_epoch))
       v = validate(state.epoch);
     const bool better = v.ran && (state.best_epoch == 0 || v.value > state.best_value);
     if (better) {
       state.best_value = v.value;
       state.best_epoch = state.epoch;
     }
-    save_training_checkpoint(last_path, *detector, optimizer.get(), state, config);
-    if (better) {
-      save_training_checkpoint(best_path, *detector, nullptr, state, config);
-      result.best_checkpoint = best_path;
+    if (main_rank) {
+      save_training_checkpoint(last_path, *detector, optimizer.get(), state, config);
+      if (better) {
+        save_training_checkpoint(best_path, *detector, nullptr, state, config);
+        result.best_checkpoint = best_path;
+      }
     }
-    if (options.progress && v.ran)
+    // No rank starts the next epoch (or ends the run) before rank 0 has written the checkpoint.
+    dist.barrier();
+    if (progress && v.ran)
       std::cerr << "epoch " << state.epoch << ": val " << best_metric << " " << v.value
                 << (better ? " (best)" : "") << "\n";
     if (options.stop_after_epoch > 0 && state.epoch >= options.stop_after_epoch) break;

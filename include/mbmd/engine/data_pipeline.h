@@ -60,6 +60,11 @@ struct PipelineOptions {
   bool train = false;  // shuffle per epoch and flip with input.flip_prob
   uint64_t seed = 0;
   bool keep_original = false;  // also hand out the decoded pixels at their original size
+  // Data-parallel training (distributed.h): with shard_world > 1 this pipeline reads only rank
+  // shard_rank's positions of each epoch's order (shard_positions, strided), so every rank takes
+  // ceil(n / shard_world) samples per epoch and step s of all ranks covers one combined batch.
+  int shard_rank = 0;
+  int shard_world = 1;
 };
 
 // data.workers, data.cache, train.batch_size, train.seed and the model's input options.
@@ -80,7 +85,8 @@ class DataPipeline {
   DataPipeline& operator=(const DataPipeline&) = delete;
 
   const std::vector<data::Sample>& samples() const { return samples_; }
-  int64_t num_batches() const;
+  int64_t num_batches() const;  // per epoch, of this shard
+  int64_t epoch_size() const;   // samples per epoch of this shard (all of them unsharded)
   const PipelineOptions& options() const { return options_; }
 
   // Starts loading the batches of `epoch` (stopping whatever is still loading).

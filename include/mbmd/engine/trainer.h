@@ -21,6 +21,9 @@ struct TrainOptions {
   // can be continued with `resume`.
   int64_t stop_after_epoch = 0;
   bool progress = true;  // progress line (loss, it/s, ETA) on stderr
+  // Data-parallel runs (docs/distributed.md): how long rendezvous and every collective wait for
+  // the other ranks before this rank stops with an error.
+  double dist_timeout_s = 300.0;
 };
 
 struct TrainResult {
@@ -31,6 +34,8 @@ struct TrainResult {
   std::string best_metric;
   double best_value = 0.0;
   int64_t best_epoch = 0;
+  int rank = 0;  // this process's rank in a data-parallel run (0 of 1 alone)
+  int world_size = 1;
 };
 
 // Checks everything before writing anything: a work dir that is a file, a last.ckpt that exists
@@ -38,6 +43,13 @@ struct TrainResult {
 // are mbmd::Error and leave the work dir as it was. A NaN or infinite loss stops the run with an
 // mbmd::Error naming the iteration and the loss parts; last.ckpt then still holds the last
 // completed epoch.
+//
+// Data-parallel: with torchrun's variables (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT) in the
+// environment every rank runs train() with the same config: rank 0's initial weights are
+// broadcast, each rank reads its shard of every epoch, gradients are averaged during backward
+// (GradientReducer), and rank 0 alone writes the work dir (config.json, log.jsonl with losses
+// averaged over the ranks, checkpoints), prints progress and validates. A rank that dies or hangs
+// makes the others throw an mbmd::Error within options.dist_timeout_s.
 TrainResult train(const Json& config, const TrainOptions& options);
 
 // "ap50" (AP at IoU 0.5; any "apNN"), "cpm" or "tpr": the validation number to keep the best
