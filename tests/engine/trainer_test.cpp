@@ -12,6 +12,8 @@
 #include "engine/synthetic_set.h"
 #include "mbmd/core/error.h"
 #include "mbmd/engine/checkpointing.h"
+#include "mbmd/engine/data_pipeline.h"
+#include "mbmd/engine/distributed.h"
 #include "mbmd/engine/optimizer.h"
 #include "mbmd/io/checkpoint.h"
 
@@ -253,6 +255,45 @@ TEST(Checkpointing, TrainStateRoundTripsThroughMeta) {
   EXPECT_THROW(train_state_from_meta(broken, "m"), Error);
   io::Checkpoint no_config;
   EXPECT_THROW(config_from_checkpoint(no_config, "c"), Error);
+}
+
+// The training pipeline sharded over 2 ranks (as train() sets it up): each rank takes
+// ceil(5 / 2) = 3 samples of epoch e, rank r the positions r, r + 2, ... of the unsharded plan
+// (padded with its start), with their flips, so step s of both covers one batch of 2.
+TEST_F(TrainerTest, ShardedPipelineReadsEachRanksPositionsOfTheEpochPlan) {
+  const auto ann = mbmd::testing::write_synthetic_set(dir("five"), 5);
+  const Json config = mbmd::testing::tiny_config(ann);
+  const auto parts = split_dataset(config, read_dataset_from_config(config));
+  ASSERT_EQ(parts.train.size(), 5u);
+  PipelineOptions options = pipeline_options_from_config(config, /*train=*/true);
+  options.batch_size = 1;
+  options.workers = 0;
+  const EpochPlan plan = plan_epoch(5, options.seed, 1, true, options.input.flip_prob);
+  const std::vector<size_t> padded{plan.order[0], plan.order[1], plan.order[2],
+                                   plan.order[3], plan.order[4], plan.order[0]};
+  for (int rank = 0; rank < 2; ++rank) {
+    PipelineOptions shard = options;
+    shard.shard_rank = rank;
+    shard.shard_world = 2;
+    DataPipeline pipeline(parts.train, shard);
+    EXPECT_EQ(pipeline.num_batches(), 3);
+    pipeline.start_epoch(1);
+    LoadedBatch batch;
+    std::vector<size_t> seen;
+    std::vector<bool> flipped;
+    while (pipeline.next(batch)) {
+      seen.push_back(batch.samples.at(0));
+      flipped.push_back(batch.batch.metas.at(0).flipped);
+    }
+    const std::vector<size_t> expected{padded[rank], padded[rank + 2], padded[rank + 4]};
+    EXPECT_EQ(seen, expected) << "rank " << rank;
+    for (size_t k = 0; k < 3; ++k)
+      EXPECT_EQ(flipped[k], static_cast<bool>(plan.flips[(rank + 2 * k) % 5])) << rank << " " << k;
+  }
+  PipelineOptions bad = options;
+  bad.shard_rank = 2;
+  bad.shard_world = 2;
+  EXPECT_THROW(DataPipeline(parts.train, bad), Error);
 }
 
 }  // namespace
