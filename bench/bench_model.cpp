@@ -7,7 +7,8 @@
 //              one SGD step (forward_train, backward, step) with one box
 //   mbmd_bench flops --config NAME [--size HxW] [--runs N]
 //              multiply-adds (mmcv's count) of the whole network (forward_dummy, 1000 boxes) and of
-//              the ResNet body, and the body's time: the achieved GFLOP/s
+//              the ResNet body, and the body's time alternating with a [n, n] at::mm: the achieved
+//              GFLOP/s against the peak measured beside it
 //   mbmd_bench profile --config NAME [--size HxW] [--runs N]
 //              time of each stage of inference: body, neck, RPN head, proposals, RoI extraction,
 //              box head, post-processing
@@ -157,6 +158,7 @@ void run_infer(const Options& o) {
 void run_train(const Options& o) {
   const auto [h, w] = parse_size(o.sizes);
   const auto config = config_for(o, h, w);
+  at::manual_seed(0);  // initial weights and the samplers' draws: the same steps every run
   auto model = build(o, config);
   model->train();
   std::vector<at::Tensor> params;
@@ -213,19 +215,31 @@ void run_flops(const Options& o) {
     model->backbone->forward(batch.images);
     body = scope.flops();
   }
-  std::vector<double> body_times;
+  // The body and the matrix-multiply peak alternate in one process, so that both see the same
+  // machine: load from other processes moves them together.
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(0);
+  const auto a = at::rand({o.n, o.n}, gen);
+  const auto b = at::rand({o.n, o.n}, gen);
+  std::vector<double> body_times, mm_times;
   for (int i = 0; i < o.warmup + o.runs; ++i) {
-    const auto start = Clock::now();
+    auto start = Clock::now();
     model->backbone->forward(batch.images);
-    const double elapsed = seconds_since(start);
-    if (i >= o.warmup) body_times.push_back(elapsed);
+    const double body_elapsed = seconds_since(start);
+    start = Clock::now();
+    at::mm(a, b);
+    const double mm_elapsed = seconds_since(start);
+    if (i >= o.warmup) {
+      body_times.push_back(body_elapsed);
+      mm_times.push_back(mm_elapsed);
+    }
   }
   char buf[128];
   std::snprintf(buf, sizeof buf, "\"network_gmac\": %.2f, \"body_gmac\": %.2f", total / 1e9,
                 body / 1e9);
   emit("\"mode\": \"flops\", \"config\": " + quoted(o.config) + ", \"size\": " +
        quoted(std::to_string(batch.images.size(2)) + "x" + std::to_string(batch.images.size(3))) +
-       ", " + buf + ", \"body_times\": " + times_json(body_times));
+       ", " + buf + ", \"body_times\": " + times_json(body_times) +
+       ", \"mm_n\": " + std::to_string(o.n) + ", \"mm_times\": " + times_json(mm_times));
 }
 
 // Where inference time goes: each stage of forward_test timed on its own (median of the runs).

@@ -4,11 +4,12 @@
 # to 1.5x between processes), medians reported. docs/performance.md explains every number.
 #
 #   bash bench/run.sh                 # about 10 minutes on an idle 2-core machine
-#   BENCH_ROUNDS=1 bash bench/run.sh  # a quick look
+#   BENCH_ROUNDS=1 BENCH_RUNS=2 BENCH_SWEEP_RUNS=1 bash bench/run.sh  # a quick look
 #
 # Environment: BENCH_BUILD (build folder, default build-bench), BENCH_THREADS (2), BENCH_ROUNDS (3
 # latency rounds; training, size and predict phases use at most 2), BENCH_RUNS (timed runs per
-# process: 3), BENCH_OUT (results folder), BENCH_SKIP_BUILD=1 to use the binaries as they are. OPENBLAS_CORETYPE is left as the environment
+# process: 3), BENCH_SWEEP_RUNS (timed runs per size in the sweep: 2), BENCH_OUT (results folder),
+# BENCH_SKIP_BUILD=1 to use the binaries as they are. OPENBLAS_CORETYPE is left as the environment
 # sets it and recorded.
 set -euo pipefail
 
@@ -18,7 +19,7 @@ THREADS=${BENCH_THREADS:-2}
 ROUNDS=${BENCH_ROUNDS:-3}
 SHORT_ROUNDS=$((ROUNDS < 2 ? ROUNDS : 2))
 RUNS=${BENCH_RUNS:-3}
-SWEEP_RUNS=$((RUNS < 2 ? RUNS : 2))
+SWEEP_RUNS=${BENCH_SWEEP_RUNS:-$((RUNS < 2 ? RUNS : 2))}
 OUT=${BENCH_OUT:-$BUILD/bench-results}
 PY=/usr/bin/python3
 TV="$PY $ROOT/tools/bench_torchvision.py --threads $THREADS"

@@ -203,9 +203,11 @@ def cmd_summarize(args):
                f"{machine.get('threads', '?')} threads on both sides, "
                f"OPENBLAS_CORETYPE={machine.get('openblas_coretype', '?')}, "
                f"BLAS {machine.get('blas', '?')}; {machine.get('date', '?')}; load average "
-               f"{machine.get('load_start', '?')} at the start, {end.get('load_end', '?')} at the end.")
+               f"{machine.get('load_start', '?')} at the start, "
+               f"{end.get('load_end', '?')} at the end.")
     out.append("")
-    out.append("| Measurement | mbmd | torchvision | ours / torchvision (median of rounds) | target |")
+    out.append("| Measurement | mbmd | torchvision | ours / torchvision (median of rounds) "
+               "| target |")
     out.append("|---|---|---|---|---|")
 
     def add(label, ours, theirs, ratio, rounds, target, unit="s"):
@@ -231,10 +233,11 @@ def cmd_summarize(args):
         if ours and theirs:
             ratio, n = paired_ratio("train", config, "800x1333", "train")
             add(label, median(ours), median(theirs), ratio, n, "<= 0.80x")
-    tv_mem = [r["peak_rss_kb"] / 1024 for r in select("memory", "torchvision")]
+    tv_mem = [r["peak_rss_kb"] / 1024
+              for r in select("memory", "torchvision", phase="latency")]
     for config, label in [("faster_rcnn_r50_fpn", "Peak memory, inference 800x1333, FPN"),
                           ("mbmdnet_r50_mhfpn", "Peak memory, inference 800x1333, MHFPN")]:
-        ours = [r["peak_rss_kb"] / 1024 for r in select("memory", "mbmd", config)]
+        ours = [r["peak_rss_kb"] / 1024 for r in select("memory", "mbmd", config, phase="latency")]
         if ours and tv_mem:
             add(label, median(ours), median(tv_mem), median(ours) / median(tv_mem), len(ours),
                 "<= 0.80x", unit="MiB")
@@ -269,6 +272,10 @@ def cmd_summarize(args):
         for r in select("flops"):
             body_s = median(r["body_times"])
             body_gflops = 2 * r["body_gmac"] / body_s
+            if "mm_times" in r:  # the peak measured alternating with the body, in its process
+                peak = 2 * r["mm_n"] ** 3 / median(r["mm_times"]) / 1e9
+                out.append(f"- at::mm peak measured alternating with the {r['config']} body: "
+                           f"{peak:.0f} GFLOP/s.")
             line = (f"- {r['config']} at {r['size']}: network {2 * r['network_gmac']:.0f} GFLOP "
                     f"({r['network_gmac']:.0f} GMAC, mmcv's count, forward_dummy with 1000 boxes); "
                     f"ResNet-50 body {2 * r['body_gmac']:.0f} GFLOP in {body_s:.3f} s = "
