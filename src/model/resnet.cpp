@@ -246,8 +246,8 @@ std::vector<at::Tensor> ResNetImpl::forward(const at::Tensor& x) {
   // Channels-last (NHWC) for inference on the CPU: oneDNN's convolutions work on it without
   // reordering every activation into their blocked layout and back; the outputs (and the neck's
   // and heads' maps computed from them) stay channels-last, and ops::roi_align reads them in
-  // place. Not with gradients: LibTorch 1.13's channels-last convolution backward gave a training
-  // step a different loss (128.8 against 0.27 after three steps, docs/performance.md).
+  // place. Not with gradients: training in channels-last has not been validated against NCHW
+  // (docs/performance.md), so training keeps the layout it was tested with.
   const bool channels_last = x.is_cpu() && !at::GradMode::is_enabled();
   auto out = counted_relu(stem_fused_->forward(
       conv1, bn1, channels_last ? x.contiguous(at::MemoryFormat::ChannelsLast) : x));
