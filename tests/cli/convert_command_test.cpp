@@ -11,6 +11,7 @@
 #include <set>
 #include <string>
 
+#include "cli/run_mbmd.h"
 #include "mbmd/data/coco.h"
 #include "mbmd/data/mias.h"
 #include "mbmd/data/png.h"
@@ -24,23 +25,8 @@ namespace {
 const std::string kMias = std::string(MBMD_SHARED_DIR) + "/data/mini-mias";
 const std::string kMiasPgm = std::string(MBMD_SHARED_DIR) + "/data/mini-mias-pgm";
 
-struct ProgramRun {
-  int status = -1;
-  std::string output;  // stdout and stderr
-};
-
-ProgramRun run_mbmd(const std::string& args) {
-  const std::string command = std::string("'") + MBMD_BINARY + "' " + args + " 2>&1";
-  ProgramRun result;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (!pipe) return result;
-  char buffer[4096];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) result.output.append(buffer, n);
-  const int status = pclose(pipe);
-  result.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
-}
+using mbmd::testing::ProgramRun;
+using mbmd::testing::run_mbmd;
 
 Json read_json(const fs::path& path) {
   std::ifstream in(path);

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "cli/run_mbmd.h"
 #include "mbmd/engine/phantom.h"
 #include "mbmd_paths.h"
 
@@ -17,23 +18,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct Outcome {
-  int status = -1;
-  std::string output;
-};
-
-Outcome run(const std::string& args) {
-  const std::string command = std::string("'") + MBMD_BINARY + "' " + args + " 2>&1";
-  Outcome result;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (!pipe) return result;
-  char buffer[4096];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) result.output.append(buffer, n);
-  const int status = pclose(pipe);
-  result.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
-}
+using mbmd::testing::ProgramRun;
+using mbmd::testing::run_mbmd;
 
 class CvCommand : public ::testing::Test {
  protected:
@@ -62,8 +48,8 @@ class CvCommand : public ::testing::Test {
 
 TEST_F(CvCommand, TwoFoldsPrintAndWriteTheSummary) {
   const std::string dir = (root_ / "cv").string();
-  const Outcome r =
-      run("cv " + data_args() + " --work-dir '" + dir + "' --folds 2 --metrics ap20,ap50,tpr,cpm");
+  const ProgramRun r = run_mbmd("cv " + data_args() + " --work-dir '" + dir +
+                                "' --folds 2 --metrics ap20,ap50,tpr,cpm");
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("| metric | fold 0 | fold 1 | mean (std) |"), std::string::npos)
       << r.output;
@@ -80,8 +66,9 @@ TEST_F(CvCommand, TwoFoldsPrintAndWriteTheSummary) {
     EXPECT_TRUE(fs::exists(root_ / "cv" / f)) << f;
 
   // A second split file run: --split-file reads the parts written by the first run.
-  const Outcome again = run("cv " + data_args() + " --work-dir '" + (root_ / "cv2").string() +
-                            "' --folds 1 --split-file '" + dir + "/split.json'");
+  const ProgramRun again =
+      run_mbmd("cv " + data_args() + " --work-dir '" + (root_ / "cv2").string() +
+               "' --folds 1 --split-file '" + dir + "/split.json'");
   ASSERT_EQ(again.status, 0) << again.output;
   std::ifstream a(root_ / "cv" / "split.json"), b(root_ / "cv2" / "split.json");
   EXPECT_EQ(nlohmann::json::parse(a)["parts"], nlohmann::json::parse(b)["parts"]);
@@ -90,25 +77,25 @@ TEST_F(CvCommand, TwoFoldsPrintAndWriteTheSummary) {
 TEST_F(CvCommand, BadInputFailsWithAMessage) {
   const fs::path file = root_ / "a_file";
   std::ofstream(file) << "x";
-  Outcome r = run("cv " + data_args() + " --work-dir '" + file.string() + "' --folds 2");
+  ProgramRun r = run_mbmd("cv " + data_args() + " --work-dir '" + file.string() + "' --folds 2");
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.output.find("is a file"), std::string::npos) << r.output;
 
   const std::string dir = "--work-dir '" + (root_ / "cv").string() + "'";
-  r = run("cv " + data_args() + " " + dir + " --folds 0");
+  r = run_mbmd("cv " + data_args() + " " + dir + " --folds 0");
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.output.find("--folds"), std::string::npos) << r.output;
-  r = run("cv " + data_args() + " " + dir + " --metrics ap50,f1");
+  r = run_mbmd("cv " + data_args() + " " + dir + " --metrics ap50,f1");
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.output.find("unknown metric 'f1'"), std::string::npos) << r.output;
-  r = run("cv " + data_args() + " " + dir + " --set model.neck.kind=fpn");
+  r = run_mbmd("cv " + data_args() + " " + dir + " --set model.neck.kind=fpn");
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.output.find("model.neck.kind"), std::string::npos) << r.output;
-  r = run("cv " + data_args() + " " + dir + " --split-file '" + file.string() + "'");
+  r = run_mbmd("cv " + data_args() + " " + dir + " --split-file '" + file.string() + "'");
   EXPECT_EQ(r.status, 1);
-  r = run("cv " + data_args() + " " + dir + " --fold 2");
+  r = run_mbmd("cv " + data_args() + " " + dir + " --fold 2");
   EXPECT_NE(r.status, 0);
-  r = run("cv --work-dir x");
+  r = run_mbmd("cv --work-dir x");
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.output.find("--config"), std::string::npos) << r.output;
   EXPECT_FALSE(fs::exists(root_ / "cv"));

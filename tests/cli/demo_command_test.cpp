@@ -12,29 +12,15 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "cli/run_mbmd.h"
 #include "mbmd_paths.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 
-struct Outcome {
-  int status = -1;
-  std::string output;
-};
-
-Outcome run(const std::string& args) {
-  const std::string command = std::string("'") + MBMD_BINARY + "' " + args + " 2>&1";
-  Outcome result;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (!pipe) return result;
-  char buffer[4096];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) result.output.append(buffer, n);
-  const int status = pclose(pipe);
-  result.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
-}
+using mbmd::testing::ProgramRun;
+using mbmd::testing::run_mbmd;
 
 std::string slurp(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -57,7 +43,7 @@ class DemoCommand : public ::testing::Test {
 
 TEST_F(DemoCommand, QuickRunsEveryStage) {
   const fs::path dir = root_ / "demo";
-  const Outcome r = run("demo --quick --threads 2 --work-dir '" + dir.string() + "'");
+  const ProgramRun r = run_mbmd("demo --quick --threads 2 --work-dir '" + dir.string() + "'");
   ASSERT_EQ(r.status, 0) << r.output;
   for (const char* stage : {"1/5", "2/5", "3/5", "4/5", "5/5"})
     EXPECT_NE(r.output.find(stage), std::string::npos) << stage << "\n" << r.output;
@@ -89,7 +75,7 @@ TEST_F(DemoCommand, QuickRunsEveryStage) {
 
   // Again into the same folder: refused, the report untouched.
   const auto stamp = fs::last_write_time(dir / "report.html");
-  const Outcome again = run("demo --quick --work-dir '" + dir.string() + "'");
+  const ProgramRun again = run_mbmd("demo --quick --work-dir '" + dir.string() + "'");
   EXPECT_EQ(again.status, 1);
   EXPECT_NE(again.output.find("already holds a demo run"), std::string::npos) << again.output;
   EXPECT_EQ(fs::last_write_time(dir / "report.html"), stamp);
@@ -98,25 +84,25 @@ TEST_F(DemoCommand, QuickRunsEveryStage) {
 TEST_F(DemoCommand, BadInputFailsWithAMessage) {
   const fs::path file = root_ / "a_file";
   std::ofstream(file) << "x";
-  Outcome r = run("demo --quick --work-dir '" + file.string() + "'");
+  ProgramRun r = run_mbmd("demo --quick --work-dir '" + file.string() + "'");
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.output.find("is a file"), std::string::npos) << r.output;
   const std::string dir = " --work-dir '" + (root_ / "d").string() + "'";
-  r = run("demo --quick --patients 0" + dir);
+  r = run_mbmd("demo --quick --patients 0" + dir);
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.output.find("patients"), std::string::npos) << r.output;
-  r = run("demo --quick --data inbreast" + dir);
+  r = run_mbmd("demo --quick --data inbreast" + dir);
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.output.find("--data"), std::string::npos) << r.output;
-  r = run("demo --quick --data mias" + dir);
+  r = run_mbmd("demo --quick --data mias" + dir);
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.output.find("--root"), std::string::npos) << r.output;
-  r = run("demo --quick --data mias --root '" + (root_ / "nothing").string() + "'" + dir);
+  r = run_mbmd("demo --quick --data mias --root '" + (root_ / "nothing").string() + "'" + dir);
   EXPECT_EQ(r.status, 1);
-  r = run("demo --quick --film-size 96" + dir);
+  r = run_mbmd("demo --quick --film-size 96" + dir);
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.output.find("--film-size"), std::string::npos) << r.output;
-  r = run("demo --quick --frobnicate" + dir);
+  r = run_mbmd("demo --quick --frobnicate" + dir);
   EXPECT_NE(r.status, 0);
 }
 

@@ -11,6 +11,7 @@
 #include <set>
 #include <string>
 
+#include "cli/run_mbmd.h"
 #include "engine/synthetic_set.h"
 #include "mbmd/data/image_io.h"
 #include "mbmd/engine/checkpointing.h"
@@ -21,23 +22,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct CommandRun {
-  int status = -1;
-  std::string output;
-};
-
-CommandRun run(const std::string& args) {
-  const std::string command = std::string("'") + MBMD_BINARY + "' " + args + " 2>&1";
-  CommandRun result;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (!pipe) return result;
-  char buffer[4096];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) result.output.append(buffer, n);
-  const int status = pclose(pipe);
-  result.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
-}
+using mbmd::testing::ProgramRun;
+using mbmd::testing::run_mbmd;
 
 class PredictCommand : public ::testing::Test {
  protected:
@@ -65,9 +51,9 @@ class PredictCommand : public ::testing::Test {
 };
 
 TEST_F(PredictCommand, PngGivesCocoResultsAndAnOverlay) {
-  const CommandRun r =
-      run("predict --checkpoint '" + checkpoint_ + "' '" + path("images/syn0.png") + "' --out '" +
-          path("out/dets.json") + "' --overlay '" + path("overlays") + "' --overlay-thr 0");
+  const ProgramRun r = run_mbmd("predict --checkpoint '" + checkpoint_ + "' '" +
+                                path("images/syn0.png") + "' --out '" + path("out/dets.json") +
+                                "' --overlay '" + path("overlays") + "' --overlay-thr 0");
   ASSERT_EQ(r.status, 0) << r.output;
   std::ifstream in(path("out/dets.json"));
   const auto dets = nlohmann::json::parse(in);
@@ -100,9 +86,9 @@ TEST_F(PredictCommand, PngGivesCocoResultsAndAnOverlay) {
   EXPECT_FALSE(overlay.pixels.equal(original.pixels));  // boxes were drawn
 
   // A score threshold keeps the entries at or above it.
-  const CommandRun high =
-      run("predict --checkpoint '" + checkpoint_ + "' '" + path("images/syn0.png") + "' --out '" +
-          path("high.json") + "' --score-thr 0.5");
+  const ProgramRun high =
+      run_mbmd("predict --checkpoint '" + checkpoint_ + "' '" + path("images/syn0.png") +
+               "' --out '" + path("high.json") + "' --score-thr 0.5");
   ASSERT_EQ(high.status, 0) << high.output;
   std::ifstream hin(path("high.json"));
   const auto kept = nlohmann::json::parse(hin);
@@ -113,33 +99,33 @@ TEST_F(PredictCommand, PngGivesCocoResultsAndAnOverlay) {
 
 TEST_F(PredictCommand, FoldersAndErrors) {
   // A folder: both images (the json beside them is not an image).
-  CommandRun r = run("predict --checkpoint '" + checkpoint_ + "' '" + path("images") + "' --out '" +
-                     path("all.json") + "'");
+  ProgramRun r = run_mbmd("predict --checkpoint '" + checkpoint_ + "' '" + path("images") +
+                          "' --out '" + path("all.json") + "'");
   ASSERT_EQ(r.status, 0) << r.output;
   std::ifstream in(path("all.json"));
   std::set<std::string> ids;
   for (const auto& d : nlohmann::json::parse(in)) ids.insert(d.at("image_id").get<std::string>());
   EXPECT_EQ(ids, (std::set<std::string>{"syn0", "syn1"}));
 
-  r = run("predict --checkpoint '" + checkpoint_ + "' '" + path("nothing.png") + "' --out '" +
-          path("x.json") + "'");
+  r = run_mbmd("predict --checkpoint '" + checkpoint_ + "' '" + path("nothing.png") + "' --out '" +
+               path("x.json") + "'");
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.output.find("nothing.png"), std::string::npos) << r.output;
   EXPECT_FALSE(fs::exists(path("x.json")));
 
-  r = run("predict --checkpoint '" + checkpoint_ + "' '" + path("images/set.json") + "' --out '" +
-          path("x.json") + "'");
+  r = run_mbmd("predict --checkpoint '" + checkpoint_ + "' '" + path("images/set.json") +
+               "' --out '" + path("x.json") + "'");
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.output.find("not a DICOM, PNG"), std::string::npos) << r.output;
 
   std::ofstream(path("bad.ckpt")) << "not a checkpoint";
-  r = run("predict --checkpoint '" + path("bad.ckpt") + "' '" + path("images") + "' --out '" +
-          path("x.json") + "'");
+  r = run_mbmd("predict --checkpoint '" + path("bad.ckpt") + "' '" + path("images") + "' --out '" +
+               path("x.json") + "'");
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.output.find("bad.ckpt"), std::string::npos) << r.output;
   EXPECT_FALSE(fs::exists(path("x.json")));
 
-  r = run("predict '" + path("images") + "' --out '" + path("x.json") + "'");
+  r = run_mbmd("predict '" + path("images") + "' --out '" + path("x.json") + "'");
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.output.find("--checkpoint"), std::string::npos) << r.output;
 }

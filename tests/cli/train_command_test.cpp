@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "cli/run_mbmd.h"
 #include "engine/synthetic_set.h"
 #include "mbmd_paths.h"
 
@@ -18,23 +19,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct CommandRun {
-  int status = -1;
-  std::string output;  // stdout and stderr
-};
-
-CommandRun run(const std::string& args) {
-  const std::string command = std::string("'") + MBMD_BINARY + "' " + args + " 2>&1";
-  CommandRun result;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (!pipe) return result;
-  char buffer[4096];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) result.output.append(buffer, n);
-  const int status = pclose(pipe);
-  result.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
-}
+using mbmd::testing::ProgramRun;
+using mbmd::testing::run_mbmd;
 
 std::string slurp(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -65,7 +51,7 @@ class TrainCommand : public ::testing::Test {
 };
 
 TEST_F(TrainCommand, WritesConfigLogAndCheckpoints) {
-  const CommandRun r = run(train(path("run"), "--set train.epochs=1 --threads 2"));
+  const ProgramRun r = run_mbmd(train(path("run"), "--set train.epochs=1 --threads 2"));
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("best checkpoint"), std::string::npos) << r.output;
   for (const char* file : {"config.json", "log.jsonl", "last.ckpt", "best.ckpt"})
@@ -93,7 +79,7 @@ TEST_F(TrainCommand, WritesConfigLogAndCheckpoints) {
   // A second start in the same dir is refused and leaves the run alone; --resume of a finished
   // run does nothing more.
   const std::string before = slurp(path("run") + "/last.ckpt");
-  const CommandRun again = run(train(path("run"), "--set train.epochs=1"));
+  const ProgramRun again = run_mbmd(train(path("run"), "--set train.epochs=1"));
   EXPECT_NE(again.status, 0);
   EXPECT_NE(again.output.find("--resume"), std::string::npos) << again.output;
   EXPECT_EQ(slurp(path("run") + "/last.ckpt"), before);
@@ -101,12 +87,12 @@ TEST_F(TrainCommand, WritesConfigLogAndCheckpoints) {
 
 TEST_F(TrainCommand, BadInputFailsWithAMessageAndWritesNothing) {
   std::ofstream(path("file")) << "x";
-  CommandRun r = run(train(path("file")));
+  ProgramRun r = run_mbmd(train(path("file")));
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.output.find("is a file"), std::string::npos) << r.output;
   EXPECT_EQ(slurp(path("file")), "x");
 
-  r = run(train(path("w1"), "--set train.no_such_key=1"));
+  r = run_mbmd(train(path("w1"), "--set train.no_such_key=1"));
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.output.find("unknown config key 'train.no_such_key'"), std::string::npos) << r.output;
   EXPECT_FALSE(fs::exists(path("w1")));
@@ -114,7 +100,7 @@ TEST_F(TrainCommand, BadInputFailsWithAMessageAndWritesNothing) {
   // An empty dataset: a COCO file without images.
   std::ofstream(path("empty.json"))
       << R"({"images": [], "annotations": [], "categories": [{"id": 1, "name": "mass"}]})";
-  r = run(train(path("w2"), "--set data.ann_file=" + path("empty.json")));
+  r = run_mbmd(train(path("w2"), "--set data.ann_file=" + path("empty.json")));
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.output.find("training set is empty"), std::string::npos) << r.output;
   EXPECT_FALSE(fs::exists(path("w2")));
@@ -122,25 +108,26 @@ TEST_F(TrainCommand, BadInputFailsWithAMessageAndWritesNothing) {
   // An unreadable checkpoint to resume from is named and left as it was.
   fs::create_directories(path("w3"));
   std::ofstream(path("w3") + "/last.ckpt") << "garbage, not a zip";
-  r = run(train(path("w3"), "--resume"));
+  r = run_mbmd(train(path("w3"), "--resume"));
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.output.find("last.ckpt"), std::string::npos) << r.output;
   EXPECT_EQ(slurp(path("w3") + "/last.ckpt"), "garbage, not a zip");
   EXPECT_FALSE(fs::exists(path("w3") + "/config.json"));
 
-  r = run(train(path("w4"), "--resume"));
+  r = run_mbmd(train(path("w4"), "--resume"));
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.output.find("does not exist"), std::string::npos) << r.output;
 
-  r = run("train --work-dir '" + path("w5") + "'");
+  r = run_mbmd("train --work-dir '" + path("w5") + "'");
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.output.find("--config"), std::string::npos) << r.output;
-  r = run(train(path("w6"), "--bogus"));
+  r = run_mbmd(train(path("w6"), "--bogus"));
   EXPECT_NE(r.status, 0);
 }
 
 TEST_F(TrainCommand, NonFiniteLossStopsWithNonZeroExit) {
-  const CommandRun r = run(train(path("nan"), "--set train.lr=1e30 --set train.warmup_iters=0"));
+  const ProgramRun r =
+      run_mbmd(train(path("nan"), "--set train.lr=1e30 --set train.warmup_iters=0"));
   EXPECT_EQ(r.status, 1) << r.output;
   EXPECT_NE(r.output.find("training stopped: the loss is"), std::string::npos) << r.output;
   EXPECT_FALSE(fs::exists(path("nan") + "/last.ckpt"));

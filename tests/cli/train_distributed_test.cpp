@@ -29,6 +29,7 @@
 #include <thread>
 #include <vector>
 
+#include "cli/run_mbmd.h"
 #include "engine/synthetic_set.h"
 #include "mbmd/io/checkpoint.h"
 #include "mbmd_paths.h"
@@ -38,23 +39,8 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-struct CommandRun {
-  int status = -1;
-  std::string output;  // stdout and stderr
-};
-
-CommandRun run(const std::string& args) {
-  const std::string command = std::string("'") + MBMD_BINARY + "' " + args + " 2>&1";
-  CommandRun result;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (!pipe) return result;
-  char buffer[4096];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) result.output.append(buffer, n);
-  const int status = pclose(pipe);
-  result.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
-}
+using mbmd::testing::ProgramRun;
+using mbmd::testing::run_mbmd;
 
 std::string slurp(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -157,14 +143,14 @@ class TrainCommandDistributed : public ::testing::Test {
 
   // Trains the tiny config on `ann` into `work_dir`: batch 1 per process, no flips, 1 thread
   // per process, 2 epochs, no validation.
-  CommandRun train(const std::string& ann, const std::string& work_dir,
+  ProgramRun train(const std::string& ann, const std::string& work_dir,
                    const std::string& extra) const {
     const std::string config = work_dir + ".json";
     std::ofstream(config) << mbmd::testing::tiny_config(ann).dump(2);
-    return run("train --quiet --config '" + config + "' --work-dir '" + work_dir +
-               "' --threads 1 --set train.batch_size=1 --set input.flip_prob=0.0 "
-               "--set train.val_interval=0 " +
-               extra);
+    return run_mbmd("train --quiet --config '" + config + "' --work-dir '" + work_dir +
+                    "' --threads 1 --set train.batch_size=1 --set input.flip_prob=0.0 "
+                    "--set train.val_interval=0 " +
+                    extra);
   }
 
   fs::path root_;
@@ -175,9 +161,9 @@ TEST_F(TrainCommandDistributed, TwoRanksStepLikeOneProcessOnTheCombinedBatches) 
   // {A, A'} on 2 ranks against {A} alone: one step per epoch each.
   const auto aa = derived_set("aa", {0, 0});
   const auto a = derived_set("a", {0});
-  const CommandRun two = train(aa, path("run_aa"), "--nproc 2");
+  const ProgramRun two = train(aa, path("run_aa"), "--nproc 2");
   ASSERT_EQ(two.status, 0) << two.output;
-  const CommandRun one = train(a, path("run_a"), "");
+  const ProgramRun one = train(a, path("run_a"), "");
   ASSERT_EQ(one.status, 0) << one.output;
 
   // One writer: the files once, the log with one entry per combined step (2 epochs x 1 step).
@@ -198,9 +184,9 @@ TEST_F(TrainCommandDistributed, TwoRanksStepLikeOneProcessOnTheCombinedBatches) 
 
   // {A, B} against {B, A}: the same averaged gradient whichever rank holds which image.
   const auto ba = derived_set("ba", {1, 0});
-  const CommandRun ab_run = train(base_ann_, path("run_ab"), "--nproc 2");
+  const ProgramRun ab_run = train(base_ann_, path("run_ab"), "--nproc 2");
   ASSERT_EQ(ab_run.status, 0) << ab_run.output;
-  const CommandRun ba_run = train(ba, path("run_ba"), "--nproc 2");
+  const ProgramRun ba_run = train(ba, path("run_ba"), "--nproc 2");
   ASSERT_EQ(ba_run.status, 0) << ba_run.output;
   const double ab_vs_ba =
       max_weight_difference(path("run_ab") + "/last.ckpt", path("run_ba") + "/last.ckpt");
@@ -297,8 +283,8 @@ TEST_F(TrainCommandDistributed, AKilledRankStopsTheOtherAndTheRunResumes) {
   const int64_t saved_epoch = ckpt.meta.at("epoch").get<int64_t>();
   EXPECT_GE(saved_epoch, 1);
   EXPECT_LT(saved_epoch, 3);
-  const CommandRun resumed =
-      run("train --quiet --resume --work-dir '" + work_dir + "' --threads 1 --nproc 2");
+  const ProgramRun resumed =
+      run_mbmd("train --quiet --resume --work-dir '" + work_dir + "' --threads 1 --nproc 2");
   ASSERT_EQ(resumed.status, 0) << resumed.output;
   EXPECT_NE(resumed.output.find("epochs done: 3, iterations: 6"), std::string::npos)
       << resumed.output;

@@ -1,0 +1,31 @@
+// Runs the built `mbmd` program for the command tests and collects its exit status and output.
+#pragma once
+
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <string>
+
+#include "mbmd_paths.h"
+
+namespace mbmd::testing {
+
+struct ProgramRun {
+  int status = -1;     // exit status; -1 when the program did not exit normally
+  std::string output;  // stdout and stderr together
+};
+
+inline ProgramRun run_mbmd(const std::string& args) {
+  const std::string command = std::string("'") + MBMD_BINARY + "' " + args + " 2>&1";
+  ProgramRun result;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (!pipe) return result;
+  char buffer[4096];
+  size_t n;
+  while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) result.output.append(buffer, n);
+  const int status = pclose(pipe);
+  result.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+}  // namespace mbmd::testing
