@@ -116,3 +116,34 @@ TEST(Detector, TestModeReturnsBoxesInOriginalPixels) {
 
 }  // namespace
 }  // namespace mbmd::model
+
+namespace mbmd::model {
+namespace {
+
+TEST(Mhfpn, SplitAggregationEqualsConcatenation) {
+  MHFPNImpl neck({64, 128, 256, 512}, 32);
+  at::NoGradGuard no_grad;
+  for (auto [h, w] : {std::pair<int64_t, int64_t>{20, 28}, {13, 7}}) {
+    const auto fine = at::randn({2, 32, h, w});
+    const auto coarse = at::randn({2, 32, (h + 1) / 2, (w + 1) / 2});
+    const auto expected = neck.aggregate_by_concatenation(fine, coarse);
+    const auto got = neck.aggregate(fine, coarse);
+    ASSERT_EQ(got.sizes(), expected.sizes());
+    EXPECT_TRUE(at::allclose(got, expected, 1e-5, 1e-5))
+        << (got - expected).abs().max().item<double>();
+  }
+}
+
+TEST(Mhfpn, GflopsAtPaperInputMatchPaper) {
+  Json config = load_config("mbmdnet_r50_mhfpn");
+  apply_overrides(config, {"model.num_classes=2"});
+  FasterRCNN detector(detector_options_from_config(config));
+  detector->eval();
+  at::NoGradGuard no_grad;
+  FlopCountScope scope;
+  detector->forward_dummy(at::zeros({1, 3, 800, 1344}), 1000);
+  EXPECT_NEAR(scope.flops() / 1e9, 291.36, 0.05);  // the paper's Table 1
+}
+
+}  // namespace
+}  // namespace mbmd::model

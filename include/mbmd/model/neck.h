@@ -61,6 +61,11 @@ class MHFPNImpl : public PAFPNImpl {
   MHFPNImpl(const std::vector<int64_t>& in_channels, int64_t out_channels);
   std::vector<at::Tensor> forward(const std::vector<at::Tensor>& inputs) override;
 
+  // One aggregation head (Eq. 1): reduction_conv(cat(fine, nearest-upsampled coarse)). The
+  // concatenating form is the reference the split form is tested against.
+  at::Tensor aggregate(const at::Tensor& fine, const at::Tensor& coarse);
+  at::Tensor aggregate_by_concatenation(const at::Tensor& fine, const at::Tensor& coarse);
+
  private:
   ConvModule reduction_conv{nullptr};
 };
