@@ -1,14 +1,19 @@
 // `mbmd eval --gt GT.json --dets DETS.json`: the paper's metrics (design notes, section 4) for a
-// COCO ground-truth file and a COCO results file. The numbers come from
-// mbmd::engine::evaluate, which a model-based evaluation calls with the same options.
+// COCO ground-truth file and a COCO results file; `mbmd eval --checkpoint CKPT [--config CFG]
+// [--split test|val|train|FILE]`: the same metrics for a trained model on a part of its dataset.
+// Both go through mbmd::engine::evaluate with the same options.
 #include <iostream>
 #include <sstream>
 
 #include "arg_parser.h"
 #include "command.h"
+#include "mbmd/core/config.h"
 #include "mbmd/core/error.h"
+#include "mbmd/engine/cv.h"
+#include "mbmd/engine/data_pipeline.h"
 #include "mbmd/engine/metrics/coco_io.h"
 #include "mbmd/engine/metrics/evaluate.h"
+#include "mbmd/engine/predictor.h"
 
 namespace mbmd::cli {
 namespace {
@@ -34,6 +39,53 @@ std::vector<double> parse_thresholds(const std::string& text) {
   return values;
 }
 
+// The flags that were given override the config's `eval` section.
+void apply_eval_flags(const ArgParser& parser, Json& eval) {
+  if (parser.has("iou-thrs")) eval["iou_thrs"] = parse_thresholds(parser.get("iou-thrs"));
+  if (parser.has("hit")) eval["hit"] = parser.get("hit");
+  if (parser.has("iou")) eval["hit_iou"] = parser.get_double("iou");
+  if (parser.has("score-thr")) eval["score_thr"] = parser.get_double("score-thr");
+  if (parser.has("fppi-cap")) eval["fppi_cap"] = parser.get_double("fppi-cap");
+  if (parser.has("exclude-normals")) eval["count_normals"] = false;
+}
+
+int eval_model(const ArgParser& parser) {
+  if (parser.has("gt") || parser.has("dets"))
+    throw Error("--checkpoint evaluates a model: leave out --gt and --dets");
+  std::optional<Json> given;
+  if (parser.has("config")) {
+    given = load_config(parser.get("config"));
+    apply_overrides(*given, parser.get_all("set"));
+  }
+  auto loaded = engine::load_detector(parser.get("checkpoint"), given);
+  Json config = loaded.config;
+  if (!given) apply_overrides(config, parser.get_all("set"));
+  apply_eval_flags(parser, config["eval"]);
+
+  const std::string split = parser.get("split");
+  std::vector<data::Sample> samples;
+  if (split == "test" || split == "val" || split == "train") {
+    const auto parts = engine::split_dataset(config, engine::read_dataset_from_config(config));
+    samples = split == "test" ? parts.test : split == "val" ? parts.val : parts.train;
+  } else {
+    Json coco = config;
+    coco["data"]["dataset"] = "coco";
+    coco["data"]["ann_file"] = split;
+    samples = engine::usable_samples(engine::read_dataset_from_config(coco).samples);
+  }
+  if (samples.empty()) throw Error("--split " + split + ": no images to evaluate");
+  std::cerr << "evaluating " << parser.get("checkpoint") << " on " << samples.size() << " images ("
+            << split << ")\n";
+  std::optional<double> score_thr;
+  if (parser.has("score-thr")) score_thr = parser.get_double("score-thr");
+  const auto evaluation = engine::evaluate_samples(*loaded.model, config, samples, score_thr);
+  if (parser.has("json"))
+    std::cout << engine::to_json(evaluation.result).dump() << "\n";
+  else
+    std::cout << engine::format_table(evaluation.result);
+  return 0;
+}
+
 }  // namespace
 
 int eval_command(const Args& args) {
@@ -53,10 +105,18 @@ int eval_command(const Args& args) {
               "--fppi-cap)")
       .option("fppi-cap", "highest FPPI allowed when choosing the threshold", "1.0")
       .flag("exclude-normals", "leave images without ground truth out of FPPI")
-      .flag("json", "print one JSON object instead of the table");
+      .flag("json", "print one JSON object instead of the table")
+      .option("checkpoint", "evaluate this trained model instead of a results file")
+      .option("config", "with --checkpoint: config (default: the one stored in the checkpoint)")
+      .option("split", "with --checkpoint: test, val, train (the config's parts) or a COCO file",
+              "test")
+      .option("set", "with --checkpoint: override a config key: key=value", "", true);
   if (!parser.parse(args)) return 0;
+  if (parser.has("checkpoint")) return eval_model(parser);
   if (!parser.has("gt") || !parser.has("dets"))
-    throw Error("mbmd eval needs --gt GT.json and --dets DETS.json (see mbmd eval --help)");
+    throw Error(
+        "mbmd eval needs --gt GT.json and --dets DETS.json, or --checkpoint CKPT (see mbmd eval "
+        "--help)");
 
   engine::EvalOptions options;
   options.iou_thrs = parse_thresholds(parser.get("iou-thrs"));

@@ -1,0 +1,73 @@
+// `mbmd eval --checkpoint`: the paper's metrics for a trained model on a part of its dataset or
+// on a COCO file, with the same fields as `mbmd eval --gt --dets`.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "cli/run_mbmd.h"
+#include "engine/synthetic_set.h"
+#include "mbmd/engine/checkpointing.h"
+#include "mbmd/model/detector.h"
+#include "mbmd_paths.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+
+using mbmd::testing::ProgramRun;
+using mbmd::testing::run_mbmd;
+
+class EvalModel : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!fs::exists(MBMD_BINARY)) GTEST_FAIL() << MBMD_BINARY << " is missing: build mbmd first";
+    root_ = fs::temp_directory_path() / ("mbmd_eval_model_" + std::to_string(::getpid()));
+    fs::remove_all(root_);
+    ann_ = mbmd::testing::write_synthetic_set((root_ / "images").string(), 3);
+    mbmd::Json config = mbmd::testing::tiny_config(ann_);
+    mbmd::apply_overrides(config, {"model.roi.test.score_thr=0.0"});
+    at::manual_seed(0);
+    mbmd::model::FasterRCNN detector(mbmd::model::detector_options_from_config(config));
+    checkpoint_ = (root_ / "model.ckpt").string();
+    mbmd::engine::save_training_checkpoint(checkpoint_, *detector, nullptr, {}, config);
+  }
+  void TearDown() override { fs::remove_all(root_); }
+
+  fs::path root_;
+  std::string ann_, checkpoint_;
+};
+
+TEST_F(EvalModel, ReportsThePaperMetricsForAPartAndAFile) {
+  for (const std::string& split : std::vector<std::string>{"test", ann_}) {
+    const ProgramRun r = run_mbmd("eval --checkpoint '" + checkpoint_ + "' --split '" + split +
+                                  "' --hit center --json");
+    ASSERT_EQ(r.status, 0) << r.output;
+    const auto start = r.output.find('{');
+    ASSERT_NE(start, std::string::npos) << r.output;
+    const auto json = nlohmann::json::parse(r.output.substr(start));
+    for (const char* key :
+         {"ap", "ap50_small", "ap50_medium", "ap50_large", "tpr", "fppi", "froc", "cpm"})
+      EXPECT_TRUE(json.contains(key)) << key << " missing in " << json.dump();
+    EXPECT_TRUE(json["ap"].contains("0.5")) << json.dump();
+    EXPECT_NE(r.output.find("on 3 images"), std::string::npos) << r.output;
+  }
+}
+
+TEST_F(EvalModel, BadInputIsAClearError) {
+  ProgramRun r = run_mbmd("eval --checkpoint '" + (root_ / "missing.ckpt").string() + "'");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("missing.ckpt"), std::string::npos) << r.output;
+  r = run_mbmd("eval --checkpoint '" + checkpoint_ + "' --split '" +
+               (root_ / "nope.json").string() + "'");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("nope.json"), std::string::npos) << r.output;
+  r = run_mbmd("eval --checkpoint '" + checkpoint_ + "' --gt '" + ann_ + "'");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("--gt"), std::string::npos) << r.output;
+}
+
+}  // namespace
