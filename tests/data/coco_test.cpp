@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "data/expect_error.h"
 #include "mbmd/core/error.h"
 #include "mbmd/data/mias.h"
 #include "mbmd_paths.h"
@@ -22,17 +23,7 @@ namespace {
 
 const std::string kMias = std::string(MBMD_SHARED_DIR) + "/data/mini-mias";
 
-template <typename F>
-void expect_error(F&& f, const std::vector<std::string>& parts) {
-  try {
-    f();
-    ADD_FAILURE() << "no mbmd::Error thrown";
-  } catch (const mbmd::Error& e) {
-    for (const auto& part : parts)
-      EXPECT_NE(std::string(e.what()).find(part), std::string::npos)
-          << "message '" << e.what() << "' lacks '" << part << "'";
-  }
-}
+using mbmd::testing::expect_error;
 
 class Coco : public ::testing::Test {
  protected:

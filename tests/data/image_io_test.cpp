@@ -11,6 +11,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "data/expect_error.h"
 #include "mbmd/core/error.h"
 #include "mbmd/data/dataset.h"
 #include "mbmd/data/pgm.h"
@@ -52,17 +53,7 @@ std::string read_bytes(const std::string& path) {
 }
 
 // Expects `f` to throw mbmd::Error whose message contains every one of `parts`.
-template <typename F>
-void expect_error(F&& f, const std::vector<std::string>& parts) {
-  try {
-    f();
-    ADD_FAILURE() << "no mbmd::Error thrown";
-  } catch (const mbmd::Error& e) {
-    for (const auto& part : parts)
-      EXPECT_NE(std::string(e.what()).find(part), std::string::npos)
-          << "message '" << e.what() << "' lacks '" << part << "'";
-  }
-}
+using mbmd::testing::expect_error;
 
 // Writes a PNG with libpng directly (any colour type), to test decoding of what we do not write.
 void write_test_png(const std::string& path, int width, int height, int color_type, int bit_depth,

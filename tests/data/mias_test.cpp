@@ -10,6 +10,7 @@
 #include <map>
 #include <set>
 
+#include "data/expect_error.h"
 #include "mbmd/core/error.h"
 #include "mbmd/data/dataset.h"
 #include "mbmd/data/png.h"
@@ -60,17 +61,7 @@ std::vector<float> box(const Sample& s, int i) {
   return std::vector<float>(b.data_ptr<float>(), b.data_ptr<float>() + 4);
 }
 
-template <typename F>
-void expect_error(F&& f, const std::vector<std::string>& parts) {
-  try {
-    f();
-    ADD_FAILURE() << "no mbmd::Error thrown";
-  } catch (const mbmd::Error& e) {
-    for (const auto& part : parts)
-      EXPECT_NE(std::string(e.what()).find(part), std::string::npos)
-          << "message '" << e.what() << "' lacks '" << part << "'";
-  }
-}
+using mbmd::testing::expect_error;
 
 TEST(Mias, AllFilmsMode) {
   const Dataset& d = all_films();

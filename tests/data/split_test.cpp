@@ -11,6 +11,7 @@
 #include <set>
 #include <sstream>
 
+#include "data/expect_error.h"
 #include "mbmd/core/error.h"
 #include "mbmd/data/mias.h"
 #include "mbmd_paths.h"
@@ -29,17 +30,7 @@ const std::vector<Sample>& mias_samples() {
   return samples;
 }
 
-template <typename F>
-void expect_error(F&& f, const std::vector<std::string>& parts) {
-  try {
-    f();
-    ADD_FAILURE() << "no mbmd::Error thrown";
-  } catch (const mbmd::Error& e) {
-    for (const auto& part : parts)
-      EXPECT_NE(std::string(e.what()).find(part), std::string::npos)
-          << "message '" << e.what() << "' lacks '" << part << "'";
-  }
-}
+using mbmd::testing::expect_error;
 
 std::string read_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
