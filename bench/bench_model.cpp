@@ -1,10 +1,13 @@
 // mbmd's side of the performance harness (bench/run.sh, docs/performance.md). Each mode prints one
 // JSON object per measurement on stdout, as tools/bench_torchvision.py does for torchvision.
 //
-//   mbmd_bench [--threads 2] infer --config NAME [--weights PATH] [--set k=v]... [--sizes HxW,...]
-//              [--runs N] [--warmup W]   latency of prepare_image + collate + forward_test, warm
-//   mbmd_bench train --config NAME [--size HxW] [--steps N] [--warmup W]
-//              one SGD step (forward_train, backward, step) with one box
+//   mbmd_bench [--threads 2] [--device cpu|cuda] infer --config NAME [--weights PATH] [--set
+//   k=v]...
+//              [--sizes HxW,...] [--runs N] [--warmup W]
+//              latency of prepare_image + collate + forward_test + detections back on the CPU,
+//              warm (on a GPU the raw image is copied there first, inside the timed part)
+//   mbmd_bench train --config NAME [--size HxW] [--batch B] [--steps N] [--warmup W]
+//              one SGD step (forward_train, backward, step) on B images with one box each
 //   mbmd_bench flops --config NAME [--size HxW] [--runs N]
 //              multiply-adds (mmcv's count) of the whole network (forward_dummy, 1000 boxes) and of
 //              the ResNet body, and the body's time alternating with a [n, n] at::mm: the achieved
@@ -16,6 +19,7 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <sys/resource.h>
+#include <torch/cuda.h>
 #include <torch/optim/sgd.h>
 
 #include <algorithm>
@@ -52,7 +56,14 @@ struct Options {
   int runs = 3;
   int warmup = 1;
   int64_t n = 4096;
+  std::string device = "cpu";
+  int64_t batch = 1;
 };
+
+// Waits for the GPU's queued work, so that a timer read after it covers that work.
+void synchronize(const at::Device& device) {
+  if (device.is_cuda()) torch::cuda::synchronize(device.index());
+}
 
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
@@ -117,6 +128,7 @@ mbmd::model::FasterRCNN build(const Options& o, const mbmd::Json& config) {
   mbmd::model::FasterRCNN model(mbmd::model::detector_options_from_config(config));
   if (!o.weights.empty())
     mbmd::model::load_weights(*model, mbmd::io::load_state_dict(o.weights), o.weights);
+  model->to(at::Device(o.device));
   return model;
 }
 
@@ -131,6 +143,7 @@ void run_infer(const Options& o) {
   for (const auto& s : split(o.sizes, ',')) sizes.push_back(parse_size(s));
   auto model = build(o, config_for(o, sizes[0].first, sizes[0].second));
   model->eval();
+  const at::Device device(o.device);
   for (const auto& [h, w] : sizes) {
     // Same weights, new input limits: only InputOptions depend on the size.
     const auto options = mbmd::model::detector_options_from_config(config_for(o, h, w));
@@ -138,17 +151,20 @@ void run_infer(const Options& o) {
     std::vector<double> times;
     size_t detections = 0;
     for (int i = 0; i < o.warmup + o.runs; ++i) {
+      synchronize(device);
       const auto start = Clock::now();
       at::InferenceMode guard;
-      const auto prepared = mbmd::model::prepare_image(image, options.input);
+      const auto prepared = mbmd::model::prepare_image(image.to(device), options.input);
       const auto batch = mbmd::model::collate({prepared}, options.input.size_divisor);
       const auto dets = model->forward_test(batch);
+      const auto boxes = dets[0].boxes.cpu();
+      const auto scores = dets[0].scores.cpu();
       const double elapsed = seconds_since(start);
       if (i >= o.warmup) times.push_back(elapsed);
-      detections = static_cast<size_t>(dets[0].boxes.size(0));
+      detections = static_cast<size_t>(boxes.size(0));
     }
-    emit("\"mode\": \"infer\", \"config\": " + quoted(o.config) +
-         ", \"size\": " + quoted(std::to_string(h) + "x" + std::to_string(w)) +
+    emit("\"mode\": \"infer\", \"config\": " + quoted(o.config) + ", \"size\": " +
+         quoted(std::to_string(h) + "x" + std::to_string(w)) + ", \"device\": " + quoted(o.device) +
          ", \"times\": " + times_json(times) + ", \"detections\": " + std::to_string(detections));
   }
   emit("\"mode\": \"memory\", \"config\": " + quoted(o.config) +
@@ -167,15 +183,23 @@ void run_train(const Options& o) {
   torch::optim::SGD optimizer(params,
                               torch::optim::SGDOptions(0.001).momentum(0.9).weight_decay(1e-4));
   const auto& options = model->options();
-  auto prepared = mbmd::model::prepare_image(synthetic_image(h, w), options.input);
-  auto batch = mbmd::model::collate({prepared}, options.input.size_divisor);
+  const at::Device device(o.device);
+  const auto prepared = mbmd::model::prepare_image(synthetic_image(h, w), options.input);
+  auto batch = mbmd::model::collate(
+      std::vector<mbmd::model::PreparedImage>(static_cast<size_t>(o.batch), prepared),
+      options.input.size_divisor);
+  batch.images = batch.images.to(device);
   const double fw = static_cast<double>(w), fh = static_cast<double>(h);
-  batch.gt_boxes = {
-      at::tensor({0.40 * fw, 0.45 * fh, 0.62 * fw, 0.68 * fh}, at::kFloat).view({1, 4})};
-  batch.gt_labels = {at::zeros({1}, at::kLong)};
+  for (int64_t b = 0; b < o.batch; ++b) {
+    batch.gt_boxes.push_back(at::tensor({0.40 * fw, 0.45 * fh, 0.62 * fw, 0.68 * fh}, at::kFloat)
+                                 .view({1, 4})
+                                 .to(device));
+    batch.gt_labels.push_back(at::zeros({1}, at::TensorOptions(at::kLong).device(device)));
+  }
   std::vector<double> times;
   double last_loss = 0;
   for (int i = 0; i < o.warmup + o.runs; ++i) {
+    synchronize(device);
     const auto start = Clock::now();
     const auto losses = model->forward_train(batch);
     at::Tensor loss;
@@ -183,6 +207,7 @@ void run_train(const Options& o) {
     optimizer.zero_grad();
     loss.backward();
     optimizer.step();
+    synchronize(device);
     const double elapsed = seconds_since(start);
     if (i >= o.warmup) times.push_back(elapsed);
     last_loss = loss.item<double>();
@@ -190,6 +215,7 @@ void run_train(const Options& o) {
   char loss_text[32];
   std::snprintf(loss_text, sizeof loss_text, "%.4f", last_loss);
   emit("\"mode\": \"train\", \"config\": " + quoted(o.config) + ", \"size\": " + quoted(o.sizes) +
+       ", \"device\": " + quoted(o.device) + ", \"batch\": " + std::to_string(o.batch) +
        ", \"times\": " + times_json(times) + ", \"loss\": " + loss_text +
        ", \"peak_rss_kb\": " + std::to_string(peak_rss_kb()));
 }
@@ -335,6 +361,11 @@ Options parse(int argc, char** argv) {
       o.warmup = std::stoi(value());
     } else if (arg == "--n") {
       o.n = std::stoll(value());
+    } else if (arg == "--device") {
+      o.device = value();
+    } else if (arg == "--batch") {
+      o.batch = std::stoll(value());
+      if (o.batch < 1) throw Error("--batch must be at least 1");
     } else if (o.mode.empty() && arg.rfind("--", 0) != 0) {
       o.mode = arg;
     } else {
@@ -342,7 +373,12 @@ Options parse(int argc, char** argv) {
     }
   }
   if (o.mode.empty())
-    throw Error("usage: mbmd_bench [--threads N] infer|train|flops|profile|mm ...");
+    throw Error(
+        "usage: mbmd_bench [--threads N] [--device cpu|cuda] infer|train|flops|profile|mm ...");
+  if (o.device != "cpu" && o.device.rfind("cuda", 0) != 0)
+    throw Error("--device must be cpu or cuda[:N], got '" + o.device + "'");
+  if (o.device != "cpu" && !at::hasCUDA())
+    throw Error("--device " + o.device + ": this LibTorch has no CUDA device available");
   return o;
 }
 

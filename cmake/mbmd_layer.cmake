@@ -2,7 +2,8 @@
 # public headers under include/mbmd/<layer>, warnings as errors, one shared precompiled header.
 
 function(mbmd_apply_warnings target)
-  target_compile_options(${target} PRIVATE -Wall -Wextra -Werror -Wno-unused-parameter)
+  target_compile_options(${target} PRIVATE -Wall -Wextra $<$<BOOL:${MBMD_WERROR}>:-Werror>
+                                            -Wno-unused-parameter)
 endfunction()
 
 # Paths the code and tests need, in a generated header so that every target keeps the same

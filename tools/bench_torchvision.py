@@ -9,9 +9,13 @@ Modes (each prints one JSON object per measurement on stdout):
                              the C++ side can run the very same network (configs/torchvision_...)
   infer --sizes 800x1333,... latency of model([image]) per input size (transform included), warm,
         --runs N --warmup W  every run timed; the process's peak resident memory at the end
-  train --steps N            one SGD step (forward, backward, step) at 800x1333 with one box
+  train --steps N --batch B  one SGD step (forward, backward, step) at 800x1333, B images with
+                             one box each
+--device cuda runs infer and train on the GPU (the image is copied there inside the timed part,
+the detections copied back, and the clock read after torch.cuda.synchronize()).
   predict DIR                images/minute over the PNG files of DIR, decoding included
   summarize RESULTS          the Markdown report of bench/run.sh's results.jsonl
+  summarize-gpu RESULTS      the Markdown report of bench/gpu_check.sh's results.jsonl
   images DIR --count N       writes N synthetic 8-bit grey PNG mammograms into DIR
 
 The inference model is fasterrcnn_resnet50_fpn(weights=None, weights_backbone=None) in eval mode
@@ -81,8 +85,14 @@ def cmd_save_weights(args):
     emit(mode="save-weights", path=args.path)
 
 
+def synchronize(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
 def cmd_infer(args):
-    model = inference_model()
+    device = torch.device(args.device)
+    model = inference_model().to(device)
     for size in args.sizes.split(","):
         h, w = parse_size(size)
         # The transform resizes so that the short side is min_size (long side at most max_size):
@@ -94,40 +104,47 @@ def cmd_infer(args):
         detections = 0
         with torch.inference_mode():
             for i in range(args.warmup + args.runs):
+                synchronize(device)
                 start = time.perf_counter()
-                out = model([image])
+                out = model([image.to(device)])
+                boxes = out[0]["boxes"].cpu()
+                out[0]["scores"].cpu()
                 elapsed = time.perf_counter() - start
                 if i >= args.warmup:
                     times.append(elapsed)
-                detections = int(out[0]["boxes"].shape[0])
-        emit(mode="infer", config="torchvision_fpn", size=f"{h}x{w}", times=times,
-             detections=detections)
+                detections = int(boxes.shape[0])
+        emit(mode="infer", config="torchvision_fpn", size=f"{h}x{w}", device=args.device,
+             times=times, detections=detections)
     emit(mode="memory", config="torchvision_fpn", peak_rss_kb=peak_rss_kb())
 
 
 def cmd_train(args):
-    model = training_model()
+    device = torch.device(args.device)
+    model = training_model().to(device)
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.SGD(params, lr=0.001, momentum=0.9, weight_decay=1e-4)
     h, w = parse_size(args.size)
     model.transform.min_size = (min(h, w),)
     model.transform.max_size = max(h, w)
-    image = synthetic_image(h, w)
-    target = {"boxes": torch.tensor([[0.40 * w, 0.45 * h, 0.62 * w, 0.68 * h]]),
-              "labels": torch.tensor([1])}
+    images = [synthetic_image(h, w).to(device) for _ in range(args.batch)]
+    targets = [{"boxes": torch.tensor([[0.40 * w, 0.45 * h, 0.62 * w, 0.68 * h]], device=device),
+                "labels": torch.tensor([1], device=device)} for _ in range(args.batch)]
     times = []
     for i in range(args.warmup + args.steps):
+        synchronize(device)
         start = time.perf_counter()
-        losses = model([image], [target])
+        losses = model(images, targets)
         loss = sum(losses.values())
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
+        synchronize(device)
         elapsed = time.perf_counter() - start
         if i >= args.warmup:
             times.append(elapsed)
-    emit(mode="train", config="torchvision_fpn", size=f"{h}x{w}", times=times,
+    emit(mode="train", config="torchvision_fpn", size=f"{h}x{w}", device=args.device,
+         batch=args.batch, times=times,
          loss=float(loss), peak_rss_kb=peak_rss_kb())
 
 
@@ -290,9 +307,48 @@ def cmd_summarize(args):
     print("\n".join(out))
 
 
+def cmd_summarize_gpu(args):
+    records = [json.loads(line) for line in open(args.results) if line.strip()]
+    machine = next((r for r in records if r.get("mode") == "machine"), {})
+
+    def times(mode, side, config):
+        return [t for r in records if r.get("mode") == mode and r.get("side") == side
+                and r.get("config") == config for t in r["times"]]
+
+    def batch(side, config):
+        return next((r.get("batch", 1) for r in records if r.get("mode") == "train"
+                     and r.get("side") == side and r.get("config") == config), 1)
+
+    out = [f"GPU: {machine.get('gpu', '?')}; torch {machine.get('torch', '?')}, "
+           f"torchvision {machine.get('torchvision', '?')}; {machine.get('date', '?')}. "
+           "Medians over all timed runs of every round; 800x1333 input.", "",
+           "| Measurement | mbmd | torchvision | ours / torchvision |", "|---|---|---|---|"]
+    tv = times("infer", "torchvision", "torchvision_fpn")
+    for config, label in [("torchvision_fasterrcnn_r50_fpn",
+                           "Inference latency, torchvision-compat config (same weights)"),
+                          ("faster_rcnn_r50_fpn", "Inference latency, FPN config"),
+                          ("mbmdnet_r50_mhfpn", "Inference latency, MHFPN (MBMDNet) config")]:
+        ours = times("infer", "mbmd", config)
+        if ours and tv:
+            out.append(f"| {label} | {1e3 * median(ours):.1f} ms | {1e3 * median(tv):.1f} ms "
+                       f"| {median(ours) / median(tv):.2f}x |")
+    tv = times("train", "torchvision", "torchvision_fpn")
+    for config, label in [("faster_rcnn_r50_fpn", "Training, FPN"),
+                          ("mbmdnet_r50_mhfpn", "Training, MHFPN (MBMDNet)")]:
+        ours = times("train", "mbmd", config)
+        if ours and tv:
+            ours_ips = batch("mbmd", config) / median(ours)
+            tv_ips = batch("torchvision", "torchvision_fpn") / median(tv)
+            out.append(f"| {label}, batch {batch('mbmd', config)} (images/s, higher is better) "
+                       f"| {ours_ips:.1f} img/s | {tv_ips:.1f} img/s "
+                       f"| {median(ours) / median(tv):.2f}x time per step |")
+    print("\n".join(out))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda[:N] (infer and train)")
     sub = parser.add_subparsers(dest="mode", required=True)
     p = sub.add_parser("save-weights")
     p.add_argument("path")
@@ -303,10 +359,13 @@ def main():
     p = sub.add_parser("train")
     p.add_argument("--size", default="800x1333")
     p.add_argument("--steps", type=int, default=3)
+    p.add_argument("--batch", type=int, default=1)
     p.add_argument("--warmup", type=int, default=1)
     p = sub.add_parser("predict")
     p.add_argument("dir")
     p = sub.add_parser("summarize")
+    p.add_argument("results")
+    p = sub.add_parser("summarize-gpu")
     p.add_argument("results")
     p = sub.add_parser("images")
     p.add_argument("dir")
@@ -315,7 +374,7 @@ def main():
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     {"save-weights": cmd_save_weights, "infer": cmd_infer, "train": cmd_train,
-     "predict": cmd_predict, "images": cmd_images, "summarize": cmd_summarize}[args.mode](args)
+     "predict": cmd_predict, "images": cmd_images, "summarize": cmd_summarize, "summarize-gpu": cmd_summarize_gpu}[args.mode](args)
 
 
 if __name__ == "__main__":

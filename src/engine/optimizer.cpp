@@ -3,6 +3,7 @@
 #include <c10/util/string_utils.h>
 
 #include <map>
+#include <sstream>
 
 #include "mbmd/core/error.h"
 
@@ -11,7 +12,9 @@ namespace {
 
 // libtorch keys an optimiser's per-parameter state by the address of the tensor's impl.
 std::string state_key(const at::Tensor& parameter) {
-  return c10::guts::to_string(parameter.unsafeGetTensorImpl());
+  std::ostringstream key;
+  key << parameter.unsafeGetTensorImpl();
+  return key.str();
 }
 
 }  // namespace

@@ -53,8 +53,11 @@ PreparedImage prepare_image(const at::Tensor& image, const InputOptions& o, bool
       o.resize == "torchvision" ? torchvision_size(h, w, o) : mmdet_size(h, w, o);
   if (o.unit_range) chw = chw / 255.0;
   // With unit_range the mean and std are in 0..1 units, as torchvision gives them.
-  auto mean = at::tensor({o.mean[0], o.mean[1], o.mean[2]}, at::kFloat).view({3, 1, 1});
-  auto std = at::tensor({o.std[0], o.std[1], o.std[2]}, at::kFloat).view({3, 1, 1});
+  // On the image's device, so that a GPU caller can prepare images there.
+  auto mean =
+      at::tensor({o.mean[0], o.mean[1], o.mean[2]}, at::kFloat).view({3, 1, 1}).to(chw.device());
+  auto std =
+      at::tensor({o.std[0], o.std[1], o.std[2]}, at::kFloat).view({3, 1, 1}).to(chw.device());
   // Normalising is affine per channel and bilinear weights sum to one, so the order of the two
   // steps only matters to rounding; torchvision normalises first, and so do we.
   chw = (chw - mean) / std;

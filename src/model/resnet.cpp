@@ -7,6 +7,8 @@
 
 #include <array>
 #include <mutex>
+#include <type_traits>
+#include <vector>
 
 #include "mbmd/core/error.h"
 #include "mbmd/model/flop_counter.h"
@@ -71,9 +73,9 @@ class ConvBN {
       bias = cached_bias_;
     }
     const auto& o = conv->options;
-    auto out = at::conv2d(x, weight, bias, at::IntArrayRef(*o.stride()),
-                          at::IntArrayRef(c10::get<torch::ExpandingArray<2>>(o.padding())),
-                          at::IntArrayRef(*o.dilation()), o.groups());
+    auto out =
+        at::conv2d(x, weight, bias, at::IntArrayRef(*o.stride()), explicit_padding(o.padding()),
+                   at::IntArrayRef(*o.dilation()), o.groups());
     flops::conv(conv->weight, /*has_bias=*/false, out);
     flops::elements(out, 2.0);
     return out;
@@ -81,6 +83,22 @@ class ConvBN {
 
  private:
   using Key = std::array<int64_t, 11>;  // data pointer and version of 5 tensors; layout
+
+  // The padding variant is c10::variant in LibTorch 1.x and std::variant in 2.x: an unqualified
+  // visit finds the right one by argument-dependent lookup.
+  template <typename Padding>
+  static std::vector<int64_t> explicit_padding(const Padding& padding) {
+    std::vector<int64_t> values;
+    visit(
+        [&values](const auto& p) {
+          if constexpr (std::is_same_v<std::decay_t<decltype(p)>, torch::ExpandingArray<2>>)
+            values.assign(p->begin(), p->end());
+          else
+            throw Error("ResNet convolutions take explicit padding, not 'valid' or 'same'");
+        },
+        padding);
+    return values;
+  }
 
   static std::pair<at::Tensor, at::Tensor> fold(Conv2d& conv, torch::nn::BatchNorm2d& bn) {
     const auto scale = bn->weight * at::rsqrt(bn->running_var + bn->options.eps());
