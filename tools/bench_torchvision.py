@@ -145,7 +145,7 @@ def cmd_train(args):
             times.append(elapsed)
     emit(mode="train", config="torchvision_fpn", size=f"{h}x{w}", device=args.device,
          batch=args.batch, times=times,
-         loss=float(loss), peak_rss_kb=peak_rss_kb())
+         loss=loss.item(), peak_rss_kb=peak_rss_kb())
 
 
 def cmd_predict(args):

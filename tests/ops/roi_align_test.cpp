@@ -366,7 +366,7 @@ TEST(RoIAlign, CudaMatchesCpu) {
         const Problem p = random_problem(rng, 2, 5, 20, 24, 64, 8.0, dtype);
         const at::Tensor w = at::randn({64, 5, 7, 7}, dtype);
         auto run = [&](const at::Device device) {
-          const at::Tensor x = p.input.to(device).set_requires_grad(true);
+          const at::Tensor x = p.input.detach().to(device).requires_grad_(true);
           const at::Tensor out = roi_align(x, p.rois.to(device), 7, 7, 0.125, ratio, aligned);
           (out * w.to(device)).sum().backward();
           return std::make_pair(out.detach().cpu(), x.grad().cpu());
