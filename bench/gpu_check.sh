@@ -68,11 +68,18 @@ cmake --build "$BUILD" -j "$JOBS" --target mbmd_ops_tests mbmd_io_tests mbmd_mod
   { grep -m 20 -B 2 -A 8 "error" "$OUT_DIR/build.log"; fail "build, see $OUT_DIR/build.log"; }
 grep -c "warning:" "$OUT_DIR/build.log" | xargs -I{} echo "{} compiler warnings (build.log)" >&2
 
-log "tests"
+# PyTorch's pip wheels (2.5 and later) export the copy of libstdc++'s std::filesystem that they
+# link statically (pytorch/pytorch#133437). Our programs list libtorch before libstdc++, bind to
+# that copy and crash in std::filesystem calls (seen with torch 2.11: remove_all in the io and
+# model tests). Loading the system's libstdc++ first keeps its own; linking it first did not
+# change the load order with Ubuntu's linker.
+STDCXX=$(${CXX:-c++} -print-file-name=libstdc++.so.6)
+RUN=(env "LD_PRELOAD=$STDCXX")
+log "tests (LD_PRELOAD=$STDCXX)"
 export MBMD_PYTHON=$PY
 TESTS_OK=1
 for layer in ops io model; do
-  if "$BUILD/tests/mbmd_${layer}_tests" >"$OUT_DIR/test_$layer.log" 2>&1; then
+  if "${RUN[@]}" "$BUILD/tests/mbmd_${layer}_tests" >"$OUT_DIR/test_$layer.log" 2>&1; then
     log "$layer: $(grep -E '^\[  PASSED  \]' "$OUT_DIR/test_$layer.log")"
   else
     TESTS_OK=0
@@ -89,7 +96,7 @@ RESULTS=$OUT_DIR/results.jsonl
 echo "{\"mode\": \"machine\", \"date\": \"$(date -u +%Y-%m-%dT%H:%MZ)\", \"gpu\": \"${GPU_NAME//_/ }\"," \
   "\"torch\": \"$TORCH_VERSION\", \"torchvision\": \"$TV_VERSION\", \"cores\": $JOBS}" >"$RESULTS"
 TV="$PY $ROOT/tools/bench_torchvision.py --threads $JOBS --device cuda"
-BENCH="$BUILD/bench/mbmd_bench --threads $JOBS --device cuda"
+BENCH="${RUN[*]} $BUILD/bench/mbmd_bench --threads $JOBS --device cuda"
 WEIGHTS=$BUILD/torchvision_fasterrcnn_r50_fpn.pth
 $PY "$ROOT/tools/bench_torchvision.py" save-weights "$WEIGHTS" >/dev/null || fail "save-weights"
 record() { "$@" | sed "s/^{/{\"round\": $round, /" >>"$RESULTS" || log "failed: $*"; }

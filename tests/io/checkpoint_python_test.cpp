@@ -12,15 +12,16 @@
 namespace mbmd::io {
 namespace {
 
+using mbmd::testing::python_interpreter;
 using testing::python_with_torch;
 using testing::read_file;
 using testing::run_python;
 using testing::TempDir;
 using testing::write_file;
 
-#define REQUIRE_PYTHON()                                                            \
-  if (!python_with_torch()) {                                                       \
-    GTEST_SKIP() << "/usr/bin/python3 with torch and torchvision is not installed"; \
+#define REQUIRE_PYTHON()                                                                    \
+  if (!python_with_torch()) {                                                               \
+    GTEST_SKIP() << python_interpreter() << " with torch and torchvision is not installed"; \
   }
 
 // What Python must find in the file written below; the tensors are built independently on each

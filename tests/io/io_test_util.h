@@ -13,6 +13,7 @@
 #include <string>
 
 #include "mbmd_paths.h"
+#include "python_interpreter.h"
 
 namespace mbmd::io::testing {
 
@@ -59,14 +60,11 @@ class TempDir {
   std::filesystem::path path_;
 };
 
-inline const char* kPython = "/usr/bin/python3";
-
-// Whether Debian's interpreter with torch (and torchvision) is here.
+// Whether the tests' interpreter (python_interpreter.h) with torch and torchvision is here.
 inline bool python_with_torch() {
   static const bool ok = [] {
-    if (!std::filesystem::exists(kPython)) return false;
     const std::string cmd =
-        std::string(kPython) + " -c 'import torch, torchvision' >/dev/null 2>&1";
+        mbmd::testing::python_interpreter() + " -c 'import torch, torchvision' >/dev/null 2>&1";
     return std::system(cmd.c_str()) == 0;
   }();
   return ok;
@@ -75,7 +73,8 @@ inline bool python_with_torch() {
 // Runs `/usr/bin/python3 script args`, returning its exit status and output (stdout + stderr).
 inline int run_python(const std::string& script_path, const std::string& args,
                       std::string* output) {
-  const std::string cmd = std::string(kPython) + " " + script_path + " " + args + " 2>&1";
+  const std::string cmd =
+      mbmd::testing::python_interpreter() + " " + script_path + " " + args + " 2>&1";
   FILE* pipe = ::popen(cmd.c_str(), "r");
   if (!pipe) return -1;
   char buf[4096];

@@ -13,6 +13,7 @@
 #include "mbmd/model/detector.h"
 #include "mbmd/model/weights.h"
 #include "mbmd_paths.h"
+#include "python_interpreter.h"
 
 namespace mbmd::model {
 namespace {
@@ -25,8 +26,7 @@ class TorchvisionParity : public ::testing::Test {
     dir_ =
         new fs::path(fs::temp_directory_path() / ("mbmd_tv_parity_" + std::to_string(::getpid())));
     fs::create_directories(*dir_);
-    const char* python = std::getenv("MBMD_PYTHON");
-    const std::string command = std::string(python ? python : "/usr/bin/python3") + " " +
+    const std::string command = mbmd::testing::python_interpreter() + " " +
                                 std::string(MBMD_SOURCE_DIR) +
                                 "/tools/make_torchvision_reference.py " + dir_->string() + " > " +
                                 (*dir_ / "generator.log").string() + " 2>&1";

@@ -10,6 +10,7 @@
 #include "mbmd/model/build.h"
 #include "mbmd/model/detector.h"
 #include "mbmd_paths.h"
+#include "python_interpreter.h"
 
 namespace mbmd::model {
 namespace {
@@ -93,11 +94,12 @@ TEST(Weights, TorchvisionNamesTranslate) {
 TEST(Weights, TorchvisionImagenetResnetLoadsIntoTheBackbone) {
   const auto dir = temp_dir("mbmd_weights_imagenet");
   const auto file = (dir / "resnet18.pth").string();
-  const std::string command =
-      "/usr/bin/python3 -c \"import torch, torchvision; torch.manual_seed(0); "
-      "torch.save(torchvision.models.resnet18().state_dict(), '" +
-      file + "')\"";
-  ASSERT_EQ(std::system(command.c_str()), 0) << "needs Debian's python3-torchvision";
+  const std::string command = mbmd::testing::python_interpreter() +
+                              " -c \"import torch, torchvision; torch.manual_seed(0); "
+                              "torch.save(torchvision.models.resnet18().state_dict(), '" +
+                              file + "')\"";
+  ASSERT_EQ(std::system(command.c_str()), 0)
+      << "needs Debian's python3-torchvision (or MBMD_PYTHON naming a Python with torchvision)";
   std::ostringstream log;
   auto detector = build_detector(small_config({"model.backbone.pretrained=" + file}), &log);
   // 122 entries: 120 backbone tensors (BatchNorm counters included) and fc.weight, fc.bias.
