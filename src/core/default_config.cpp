@@ -89,6 +89,7 @@ constexpr const char* kDefaults = R"json({
     "root": "",
     "ann_file": "",
     "classes": ["mass"],
+    "separate_classes": false,
     "masses_only": false,
     "split_file": "",
     "split_seed": 0,

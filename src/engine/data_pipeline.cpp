@@ -55,6 +55,17 @@ data::Dataset read_dataset_from_config(const Json& config) {
     options.root = root;
     options.masses_only = d.at("masses_only").get<bool>();
     options.skip_bad = skip_bad;
+    options.classes = d.at("classes").get<std::vector<std::string>>();
+    // ["mass"] (the default) means each dataset's own mass classes, as `mbmd convert` does.
+    if (options.classes == std::vector<std::string>{"mass"}) options.classes.clear();
+    options.separate_classes = d.at("separate_classes").get<bool>();
+    const int64_t labels =
+        options.separate_classes ? static_cast<int64_t>(options.classes.size()) : 1;
+    const int64_t num_classes = config_at(config, "model.num_classes").get<int64_t>();
+    if (options.separate_classes && labels != num_classes)
+      throw Error("config key 'data.separate_classes' gives " + std::to_string(labels) +
+                  " labels (one per entry of data.classes) but model.num_classes is " +
+                  std::to_string(num_classes));
     dataset = data::read_dataset(name, options);
   }
   if (d.at("masses_only").get<bool>()) {

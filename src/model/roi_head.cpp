@@ -1,9 +1,13 @@
 #include "mbmd/model/roi_head.h"
 
+#include <ATen/core/grad_mode.h>
+#include <c10/core/InferenceMode.h>
 #include <torch/nn/functional/activation.h>
 #include <torch/nn/functional/loss.h>
 
+#include <array>
 #include <cmath>
+#include <mutex>
 
 #include "mbmd/model/assigner.h"
 #include "mbmd/model/flop_counter.h"
@@ -33,12 +37,44 @@ BBoxHeadImpl::BBoxHeadImpl(int64_t in_features, int64_t fc_channels, int64_t num
 }
 
 std::pair<at::Tensor, at::Tensor> BBoxHeadImpl::forward(const at::Tensor& roi_features) {
-  auto x = roi_features.flatten(1);
-  for (auto* fc : {&fc0, &fc1}) {
-    x = F::relu((*fc)(x), F::ReLUFuncOptions().inplace(true));
-    flops::elements(x);  // mmdetection's nn.ReLU module
+  at::Tensor x;
+  if (roi_features.dim() == 4 && roi_features.is_cpu() && !at::GradMode::is_enabled() &&
+      !roi_features.is_contiguous() && roi_features.is_contiguous(at::MemoryFormat::ChannelsLast)) {
+    x = first_fc_as_convolution(roi_features);
+  } else {
+    x = fc0(roi_features.flatten(1));
   }
+  x = F::relu(x, F::ReLUFuncOptions().inplace(true));
+  flops::elements(x);  // mmdetection's nn.ReLU module
+  x = F::relu(fc1(x), F::ReLUFuncOptions().inplace(true));
+  flops::elements(x);
   return {fc_cls(x), fc_reg(x)};
+}
+
+// fc0 over [K, C, s, s] channels-last RoI features is a C -> fc_channels convolution with an
+// s x s kernel: oneDNN runs it on the channels-last rows directly, where the linear layer would
+// first copy them into C-major order, and faster than sgemm on this shape.
+at::Tensor BBoxHeadImpl::first_fc_as_convolution(const at::Tensor& roi_features) {
+  const int64_t k = roi_features.size(0);
+  const auto& weight = fc0->weight;
+  const std::array<int64_t, 2> key = {reinterpret_cast<int64_t>(weight.data_ptr()),
+                                      static_cast<int64_t>(weight._version())};
+  {
+    std::lock_guard<std::mutex> lock(conv_weight_mutex_);
+    if (!conv_weight_.defined() || key != conv_weight_key_) {
+      // An ordinary tensor without history, usable inside and outside InferenceMode.
+      c10::InferenceMode normal(false);
+      at::NoGradGuard no_grad;
+      conv_weight_ = weight.detach()
+                         .view({weight.size(0), roi_features.size(1), roi_features.size(2),
+                                roi_features.size(3)})
+                         .contiguous(at::MemoryFormat::ChannelsLast);
+      conv_weight_key_ = key;
+    }
+  }
+  const auto out = at::conv2d(roi_features, conv_weight_, fc0->bias).reshape({k, -1});
+  flops::linear(roi_features, out, fc0->bias.defined());
+  return out;
 }
 
 RoIHeadImpl::RoIHeadImpl(const DetectorOptions& options, int64_t in_channels)
@@ -75,8 +111,11 @@ at::Tensor RoIHeadImpl::level_of(const at::Tensor& rois) const {
 at::Tensor RoIHeadImpl::extract(const std::vector<at::Tensor>& features, const at::Tensor& rois,
                                 const at::Tensor& images) const {
   const int64_t s = options_.output_size;
-  auto out = at::zeros({rois.size(0), features[0].size(1), s, s}, features[0].options());
+  // In the features' memory format, so that channels-last RoIAlign rows copy straight in.
+  auto out = at::zeros({rois.size(0), features[0].size(1), s, s},
+                       features[0].options().memory_format(features[0].suggest_memory_format()));
   if (rois.size(0) == 0) return out;
+  const bool in_place = !at::GradMode::is_enabled();
   const auto levels = level_of(rois);
   for (int64_t l = 0; l < 4; ++l) {
     const auto idx = at::nonzero(levels.eq(l)).squeeze(1);
@@ -87,7 +126,11 @@ at::Tensor RoIHeadImpl::extract(const std::vector<at::Tensor>& features, const a
     const double scale = std::pow(2.0, std::round(std::log2(approx)));
     auto pooled = ops::roi_align(features[l], rois.index_select(0, idx), s, s, scale,
                                  options_.sampling_ratio, options_.aligned);
-    out = out.index_copy(0, idx, pooled);
+    // Without gradients, one buffer; with them, out of place for autograd's sake.
+    if (in_place)
+      out.index_copy_(0, idx, pooled);
+    else
+      out = out.index_copy(0, idx, pooled);
   }
   return out;
 }

@@ -11,6 +11,7 @@
 #include "mbmd/core/error.h"
 #include "mbmd/data/coco.h"
 #include "mbmd/model/detector_options.h"
+#include "mbmd_paths.h"
 
 namespace mbmd::engine {
 namespace {
@@ -174,6 +175,48 @@ TEST_F(PipelineTest, SplitsLeaveOutUnlocatedLesionsAndCheckKeys) {
   Json no_file = config_;
   apply_overrides(no_file, {"data.ann_file="});
   EXPECT_THROW(read_dataset_from_config(no_file), Error);
+}
+
+// data.classes and data.separate_classes reach the dataset readers (mini-MIAS as distributed).
+TEST(ReadDatasetFromConfig, ClassesReachTheReader) {
+  Json config = default_config();
+  apply_overrides(
+      config, {"data.dataset=mias", "data.root=" + std::string(MBMD_SHARED_DIR) + "/data/mini-mias",
+               "data.split=none"});
+  auto count_boxes = [](const data::Dataset& dataset, int64_t label) {
+    int64_t n = 0;
+    for (const auto& s : dataset.samples)
+      if (s.labels.defined()) n += s.labels.eq(label).sum().item<int64_t>();
+    return n;
+  };
+  // ["mass"] is the reader's own mass classes (CIRC, SPIC, MISC).
+  const auto masses = read_dataset_from_config(config);
+  Json circ_spic_misc = config;
+  apply_overrides(circ_spic_misc, {R"(data.classes=["CIRC","SPIC","MISC"])"});
+  EXPECT_EQ(count_boxes(read_dataset_from_config(circ_spic_misc), 0), count_boxes(masses, 0));
+  EXPECT_GT(count_boxes(masses, 0), 40);
+
+  Json calc = config;
+  apply_overrides(calc, {R"(data.classes=["CALC"])"});
+  const auto calcifications = count_boxes(read_dataset_from_config(calc), 0);
+  EXPECT_GT(calcifications, 0);
+  EXPECT_NE(calcifications, count_boxes(masses, 0));
+
+  Json separate = config;
+  apply_overrides(separate, {R"(data.classes=["CIRC","SPIC"])", "data.separate_classes=true",
+                             "model.num_classes=2"});
+  const auto two = read_dataset_from_config(separate);
+  EXPECT_GT(count_boxes(two, 0), 0);
+  EXPECT_GT(count_boxes(two, 1), 0);
+  EXPECT_EQ(count_boxes(two, 2), 0);
+
+  apply_overrides(separate, {"model.num_classes=1"});
+  try {
+    read_dataset_from_config(separate);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("data.separate_classes"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace

@@ -6,7 +6,9 @@
 #include <torch/nn/module.h>
 #include <torch/nn/modules/container/modulelist.h>
 
+#include <array>
 #include <map>
+#include <mutex>
 #include <vector>
 
 #include "mbmd/model/detector_options.h"
@@ -33,6 +35,15 @@ class BBoxHeadImpl : public torch::nn::Module {
 
   torch::nn::ModuleList shared_fcs{nullptr};
   Linear fc0{nullptr}, fc1{nullptr}, fc_cls{nullptr}, fc_reg{nullptr};
+
+ private:
+  at::Tensor first_fc_as_convolution(const at::Tensor& roi_features);
+
+  // fc0's weight as a channels-last convolution kernel, kept while the weight's data pointer and
+  // version stay the same.
+  at::Tensor conv_weight_;
+  std::array<int64_t, 2> conv_weight_key_{};
+  std::mutex conv_weight_mutex_;
 };
 TORCH_MODULE(BBoxHead);
 

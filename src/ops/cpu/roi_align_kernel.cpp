@@ -78,7 +78,6 @@ void forward_channels_last_impl(const T* input, const T* rois, T* output, int64_
   const int64_t bins = pooled_h * pooled_w;
   at::parallel_for(0, num_rois, 1, [&](int64_t begin, int64_t end) {
     std::vector<detail::BilinearTap<T>> taps;
-    std::vector<T> sums(static_cast<size_t>(channels));
     for (int64_t n = begin; n < end; ++n) {
       const auto g = detail::roi_geometry(rois + n * 5, spatial_scale, pooled_h, pooled_w,
                                           sampling_ratio, aligned);
@@ -88,8 +87,7 @@ void forward_channels_last_impl(const T* input, const T* rois, T* output, int64_
       T* out = output + n * channels * bins;
       const detail::BilinearTap<T>* tap = taps.data();
       for (int64_t bin = 0; bin < bins; ++bin) {
-        T* sum = sums.data();
-        std::fill(sums.begin(), sums.end(), T(0));
+        T* sum = out + bin * channels;
         for (int64_t s = 0; s < samples; ++s, ++tap) {
           if (!tap->valid) continue;
           const T w0 = tap->weight[0], w1 = tap->weight[1], w2 = tap->weight[2],
@@ -101,7 +99,7 @@ void forward_channels_last_impl(const T* input, const T* rois, T* output, int64_
           for (int64_t c = 0; c < channels; ++c)
             sum[c] += w0 * p0[c] + w1 * p1[c] + w2 * p2[c] + w3 * p3[c];
         }
-        for (int64_t c = 0; c < channels; ++c) out[c * bins + bin] = sum[c] / g.count;
+        for (int64_t c = 0; c < channels; ++c) sum[c] /= g.count;
       }
     }
   });
@@ -154,6 +152,9 @@ at::Tensor roi_align_forward(const at::Tensor& input, const at::Tensor& rois, in
   at::Tensor output = at::zeros({num_rois, channels, pooled_h, pooled_w}, input.options());
   if (output.numel() == 0) return output;
   if (!input.is_contiguous() && input.is_contiguous(at::MemoryFormat::ChannelsLast)) {
+    // Channels-last in, channels-last out: each bin's channels are one contiguous row, summed in
+    // place (the output starts at zero).
+    output = output.contiguous(at::MemoryFormat::ChannelsLast);
     const at::Tensor rois_c = rois.contiguous();
     AT_DISPATCH_FLOATING_TYPES(input.scalar_type(), "mbmd_roi_align_forward_cpu_nhwc", [&] {
       forward_channels_last_impl<scalar_t>(
