@@ -1,34 +1,21 @@
 // `mbmd eval --gt --dets` end to end: the program on the hand-built COCO files, whose numbers are
 // worked out in tests/engine/coco_eval_test.cpp and metrics_evaluate_test.cpp.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "cli/run_mbmd.h"
 #include "mbmd_paths.h"
 
 namespace {
 
-struct Outcome {
-  int status = -1;
-  std::string output;
-};
+using mbmd::testing::ProgramRun;
 
-Outcome run(const std::string& args, bool merge_stderr = false) {
-  const std::string command =
-      std::string("'") + MBMD_BINARY + "' " + args + (merge_stderr ? " 2>&1" : " 2>/dev/null");
-  Outcome result;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (!pipe) return result;
-  char buffer[4096];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) result.output.append(buffer, n);
-  const int status = pclose(pipe);
-  result.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
+// Standard output alone unless merge_stderr: the JSON tests parse it.
+ProgramRun run(const std::string& args, bool merge_stderr = false) {
+  return mbmd::testing::run_mbmd(args, merge_stderr);
 }
 
 const std::string kFixtures = std::string(MBMD_SOURCE_DIR) + "/tests/fixtures/engine/";
@@ -44,7 +31,7 @@ class EvalCommand : public ::testing::Test {
 };
 
 TEST_F(EvalCommand, JsonOnHandBuiltFiles) {
-  const Outcome r = run("eval " + kFiles + " --json");
+  const ProgramRun r = run("eval " + kFiles + " --json");
   ASSERT_EQ(r.status, 0) << r.output;
   const nlohmann::json j = nlohmann::json::parse(r.output);
   EXPECT_NEAR(j.at("ap").at("0.2").get<double>(), 253.0 / 303, 1e-12);
@@ -63,7 +50,7 @@ TEST_F(EvalCommand, JsonOnHandBuiltFiles) {
 }
 
 TEST_F(EvalCommand, Options) {
-  Outcome r = run("eval " + kFiles + " --json --iou-thrs 0.75 --hit center --score-thr 0.45");
+  ProgramRun r = run("eval " + kFiles + " --json --iou-thrs 0.75 --hit center --score-thr 0.45");
   ASSERT_EQ(r.status, 0) << r.output;
   nlohmann::json j = nlohmann::json::parse(r.output);
   EXPECT_EQ(j.at("ap").size(), 1u);
@@ -82,14 +69,14 @@ TEST_F(EvalCommand, Options) {
 }
 
 TEST_F(EvalCommand, Table) {
-  const Outcome r = run("eval " + kFiles);
+  const ProgramRun r = run("eval " + kFiles);
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("0.6535"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("CPM"), std::string::npos) << r.output;
 }
 
 TEST_F(EvalCommand, BadInput) {
-  Outcome r = run("eval --gt '" + kFixtures + "hand_ranked_gt.json'", true);
+  ProgramRun r = run("eval --gt '" + kFixtures + "hand_ranked_gt.json'", true);
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.output.find("--dets"), std::string::npos) << r.output;
   r = run("eval " + kFiles + " --hit box", true);

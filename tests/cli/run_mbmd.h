@@ -12,11 +12,14 @@ namespace mbmd::testing {
 
 struct ProgramRun {
   int status = -1;     // exit status; -1 when the program did not exit normally
-  std::string output;  // stdout and stderr together
+  std::string output;  // stdout, with stderr unless the caller asked for stdout alone
 };
 
-inline ProgramRun run_mbmd(const std::string& args) {
-  const std::string command = std::string("'") + MBMD_BINARY + "' " + args + " 2>&1";
+// With merge_stderr false, stderr is dropped, so that output holds what the program printed for
+// machines (JSON) and nothing else.
+inline ProgramRun run_mbmd(const std::string& args, bool merge_stderr = true) {
+  const std::string command =
+      std::string("'") + MBMD_BINARY + "' " + args + (merge_stderr ? " 2>&1" : " 2>/dev/null");
   ProgramRun result;
   FILE* pipe = popen(command.c_str(), "r");
   if (!pipe) return result;
