@@ -26,18 +26,28 @@ class TorchvisionParity : public ::testing::Test {
     dir_ =
         new fs::path(fs::temp_directory_path() / ("mbmd_tv_parity_" + std::to_string(::getpid())));
     fs::create_directories(*dir_);
-    const std::string command = mbmd::testing::python_interpreter() + " " +
-                                std::string(MBMD_SOURCE_DIR) +
-                                "/tools/make_torchvision_reference.py " + dir_->string() + " > " +
-                                (*dir_ / "generator.log").string() + " 2>&1";
-    generator_status_ = std::system(command.c_str());
   }
   static void TearDownTestSuite() {
     fs::remove_all(*dir_);
     delete dir_;
   }
 
+  // The reference is made on first use, so that a CUDA test on a machine without CUDA skips
+  // without running the generator (ctest runs each test in a process of its own).
+  static void generate_reference() {
+    if (generator_status_ != -1) return;
+    const std::string command = mbmd::testing::python_interpreter() + " " +
+                                std::string(MBMD_SOURCE_DIR) +
+                                "/tools/make_torchvision_reference.py " + dir_->string() + " > " +
+                                (*dir_ / "generator.log").string() + " 2>&1";
+    generator_status_ = std::system(command.c_str());
+  }
+
   void SetUp() override {
+    const std::string test = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    if (test.rfind("Cuda", 0) == 0 && !at::hasCUDA())
+      GTEST_SKIP() << "no CUDA device or CUDA LibTorch";
+    generate_reference();
     ASSERT_EQ(generator_status_, 0)
         << "tools/make_torchvision_reference.py failed (needs Debian's python3-torchvision; "
            "scripts/install-deps.sh installs it); see its log in "
