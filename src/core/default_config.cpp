@@ -14,6 +14,7 @@ constexpr const char* kDefaults = R"json({
       "depth": 50,
       "frozen_stages": 1,
       "norm_eval": true,
+      "channels_last": true,
       "pretrained": ""
     },
     "neck": {

@@ -46,6 +46,7 @@ DetectorOptions detector_options_from_config(const Json& c) {
   o.backbone.depth = get<int>(c, "model.backbone.depth");
   o.backbone.frozen_stages = get<int>(c, "model.backbone.frozen_stages");
   o.backbone.norm_eval = get<bool>(c, "model.backbone.norm_eval");
+  o.backbone.channels_last = get<bool>(c, "model.backbone.channels_last");
   o.pretrained = get<std::string>(c, "model.backbone.pretrained");
   o.neck = get<std::string>(c, "model.neck.type");
   o.neck_channels = get<int64_t>(c, "model.neck.out_channels");

@@ -261,12 +261,12 @@ std::vector<int64_t> ResNetImpl::out_channels() const {
 }
 
 std::vector<at::Tensor> ResNetImpl::forward(const at::Tensor& x) {
-  // Channels-last (NHWC) for inference on the CPU: oneDNN's convolutions work on it without
-  // reordering every activation into their blocked layout and back; the outputs (and the neck's
-  // and heads' maps computed from them) stay channels-last, and ops::roi_align reads them in
-  // place. Not with gradients: training in channels-last has not been validated against NCHW
-  // (docs/performance.md), so training keeps the layout it was tested with.
-  const bool channels_last = x.is_cpu() && !at::GradMode::is_enabled();
+  // Channels-last (NHWC) on the CPU, in inference and training: oneDNN's convolutions and their
+  // backward passes work on it without reordering every activation into their blocked layout and
+  // back; the outputs (and the neck's and heads' maps computed from them) stay channels-last, and
+  // ops::roi_align reads them in place. Equal to NCHW up to rounding
+  // (Resnet.ChannelsLastEqualsNchwInInferenceAndTraining).
+  const bool channels_last = options_.channels_last && x.is_cpu();
   auto out = counted_relu(stem_fused_->forward(
       conv1, bn1, channels_last ? x.contiguous(at::MemoryFormat::ChannelsLast) : x));
   flops::elements(out);  // the max-pool module

@@ -114,6 +114,70 @@ TEST(Detector, TestModeReturnsBoxesInOriginalPixels) {
   EXPECT_GE(dets[0].boxes.min().item<double>(), 0.0);
 }
 
+// The CPU channels-last path (the default) against NCHW: same weights, same input; features in
+// inference, and in training the features and the gradient of every trainable parameter, and the
+// RPN's losses (whose sampling does not depend on the layout).
+TEST(Resnet, ChannelsLastEqualsNchwInInferenceAndTraining) {
+  const std::vector<std::string> small = {"model.backbone.depth=18", "input.scale=[160,128]"};
+  auto make = [&](bool channels_last) {
+    auto overrides = small;
+    overrides.push_back(std::string("model.backbone.channels_last=") +
+                        (channels_last ? "true" : "false"));
+    at::manual_seed(5);  // the same initial weights for both
+    return FasterRCNN(options_for("faster_rcnn_r50_fpn", overrides));
+  };
+  FasterRCNN nhwc = make(true), nchw = make(false);
+  const auto images = at::randn({2, 3, 128, 160});
+  auto relative = [](const at::Tensor& a, const at::Tensor& b) {
+    return (a - b).abs().max().item<double>() / b.abs().max().item<double>();
+  };
+  {
+    nhwc->eval();
+    nchw->eval();
+    at::NoGradGuard no_grad;
+    const auto a = nhwc->features(images), b = nchw->features(images);
+    ASSERT_EQ(a.size(), b.size());
+    EXPECT_TRUE(a[0].is_contiguous(at::MemoryFormat::ChannelsLast));
+    EXPECT_TRUE(b[0].is_contiguous());
+    for (size_t l = 0; l < a.size(); ++l) EXPECT_LT(relative(a[l], b[l]), 1e-5) << "level " << l;
+  }
+  nhwc->train();
+  nchw->train();
+  const auto a = nhwc->features(images), b = nchw->features(images);
+  at::Tensor loss_a = at::zeros({}), loss_b = at::zeros({});
+  for (size_t l = 0; l < a.size(); ++l) {
+    const auto w = at::randn(b[l].sizes());
+    loss_a = loss_a + (a[l] * w).sum();
+    loss_b = loss_b + (b[l] * w).sum();
+    EXPECT_LT(relative(a[l], b[l]), 1e-5) << "training, level " << l;
+  }
+  loss_a.backward();
+  loss_b.backward();
+  const auto pa = nhwc->named_parameters(), pb = nchw->named_parameters();
+  int compared = 0;
+  for (const auto& item : pb) {
+    if (!item.value().requires_grad() || !item.value().grad().defined()) continue;
+    EXPECT_LT(relative(pa[item.key()].grad(), item.value().grad()), 1e-4) << item.key();
+    ++compared;
+  }
+  EXPECT_GT(compared, 40);
+
+  Batch batch = collate({prepare_image(at::rand({128, 160}) * 255, nchw->options().input),
+                         prepare_image(at::rand({128, 160}) * 255, nchw->options().input)},
+                        32);
+  batch.gt_boxes = {at::tensor({20.0f, 30.0f, 70.0f, 90.0f}).view({1, 4}),
+                    at::tensor({60.0f, 10.0f, 150.0f, 60.0f}).view({1, 4})};
+  batch.gt_labels = {at::zeros({1}, at::kLong), at::zeros({1}, at::kLong)};
+  at::manual_seed(9);
+  const auto losses_a = nhwc->forward_train(batch);
+  at::manual_seed(9);
+  const auto losses_b = nchw->forward_train(batch);
+  for (const std::string name : {"loss_rpn_cls", "loss_rpn_bbox"})
+    EXPECT_NEAR(losses_a.at(name).item<double>(), losses_b.at(name).item<double>(),
+                1e-4 * std::abs(losses_b.at(name).item<double>()) + 1e-6)
+        << name;
+}
+
 }  // namespace
 }  // namespace mbmd::model
 

@@ -23,6 +23,7 @@ struct ResNetOptions {
   int depth = 50;         // 18, 34, 50 or 101
   int frozen_stages = 1;  // -1: nothing frozen; 0: the stem; k: the stem and layer1..k
   bool norm_eval = true;  // BatchNorm stays in eval mode (running statistics frozen) in training
+  bool channels_last = true;  // on the CPU, run in NHWC layout (faster with oneDNN; same results)
 };
 
 class ResNetImpl : public torch::nn::Module {
