@@ -12,7 +12,7 @@
 #include "mbmd/core/error.h"
 #include "mbmd/core/threads.h"
 #include "mbmd/data/mias.h"
-#include "mbmd/engine/data_pipeline.h"
+#include "mbmd/pipeline/data_pipeline.h"
 #include "mbmd_paths.h"
 
 namespace {

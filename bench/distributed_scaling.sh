@@ -15,8 +15,8 @@
 # all-reduce on top. Run it on a machine with more cores (or several machines) for speed-up.
 set -eu
 BUILD=${1:-build}
-BIN="$BUILD/tests/mbmd_engine_tests"
-[ -x "$BIN" ] || { echo "no $BIN: build the target mbmd_engine_tests first" >&2; exit 2; }
+BIN="$BUILD/tests/mbmd_dist_tests"
+[ -x "$BIN" ] || { echo "no $BIN: build the target mbmd_dist_tests first" >&2; exit 2; }
 REPEATS=${REPEATS:-3}
 CORES=$(nproc)
 FILTER="--gtest_filter=DistributedWorker.DISABLED_Run --gtest_also_run_disabled_tests"

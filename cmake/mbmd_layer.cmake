@@ -10,6 +10,15 @@ endfunction()
 # compile definitions and can share the precompiled header.
 configure_file(${CMAKE_CURRENT_LIST_DIR}/paths.h.in ${PROJECT_BINARY_DIR}/generated/mbmd_paths.h)
 
+# The version and the commit (at configure time; "unknown" outside a git checkout), for
+# `mbmd --version`. Only src/core/build_info.cpp includes it, so a new commit rebuilds one file.
+execute_process(COMMAND git describe --always --dirty WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}
+                OUTPUT_VARIABLE MBMD_COMMIT OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
+if(NOT MBMD_COMMIT)
+  set(MBMD_COMMIT unknown)
+endif()
+configure_file(${CMAKE_CURRENT_LIST_DIR}/version.h.in ${PROJECT_BINARY_DIR}/generated/mbmd_version.h)
+
 # The precompiled header holds the LibTorch headers, which cost ~13 s per translation unit.
 add_library(mbmd_pch STATIC ${CMAKE_CURRENT_LIST_DIR}/pch.cpp)
 target_link_libraries(mbmd_pch PUBLIC torch)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what mbmd needs on Debian 12: LibTorch (CPU), OpenBLAS (4x faster fully connected layers
-# than the reference BLAS, design notes section 6), image and DICOM libraries, GoogleTest, ccache,
-# and Debian's PyTorch and torchvision, which only the reference generators and benchmarks use.
+# than the reference BLAS, docs/design.md, "Build and runtime"), image and DICOM libraries,
+# GoogleTest, ccache, and Debian's PyTorch and torchvision, which only the reference generators and
+# benchmarks use.
 set -euo pipefail
 packages=(build-essential cmake ccache git libtorch-dev libopenblas0-pthread nlohmann-json3-dev
   libpng-dev libgdcm-dev libgdcm-tools libgloo-dev libgtest-dev googletest python3-torch

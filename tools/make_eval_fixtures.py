@@ -1,10 +1,10 @@
 #!/usr/bin/python3
-"""Writes the pycocotools parity fixtures of the engine metrics (tests/fixtures/engine/).
+"""Writes the pycocotools parity fixtures of the engine metrics (tests/fixtures/eval/).
 
 Each case is a small random COCO ground-truth file, a COCO results file and the values that
 pycocotools' COCOeval (iouType 'bbox') computes for them: AP at IoU 0.2, 0.5 and 0.75 over all
 areas, AP@50 for the small / medium / large area ranges, and the ten COCO thresholds 0.5:0.95.
-tests/engine/coco_eval_test.cpp checks mbmd::engine::coco_evaluate against these numbers.
+tests/eval/coco_eval_test.cpp checks mbmd::engine::coco_evaluate against these numbers.
 
 pycocotools is not a Debian 12 package. To regenerate, build it from the cocoapi sources
 (PythonAPI: `python3 setup.py build_ext --inplace`, needs cython3) and run
@@ -156,7 +156,7 @@ def main():
         write_json(gt_path, gt)
         write_json(dets_path, dets)
         expected[name] = evaluate(gt_path, dets_path)
-    # The hand-built files (written by hand, AP worked out in tests/engine/coco_eval_test.cpp)
+    # The hand-built files (written by hand, AP worked out in tests/eval/coco_eval_test.cpp)
     # are checked against pycocotools too.
     expected["hand_ranked"] = evaluate(os.path.join(OUT, "hand_ranked_gt.json"),
                                        os.path.join(OUT, "hand_ranked_dets.json"))

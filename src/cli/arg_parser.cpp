@@ -87,26 +87,32 @@ std::vector<std::string> ArgParser::get_all(const std::string& name) const {
 
 bool ArgParser::has(const std::string& name) const { return values_.count(name) > 0; }
 
-int ArgParser::get_int(const std::string& name) const {
-  const std::string text = get(name);
+namespace {
+
+// `text` whole as a number by `convert` (std::stoi, std::stod); mbmd::Error naming the option
+// and `kind` ("an integer", "a number") otherwise.
+template <typename Convert>
+auto parse_option_number(const std::string& name, const std::string& text, const char* kind,
+                         Convert convert) {
   try {
     size_t used = 0;
-    const int value = std::stoi(text, &used);
+    const auto value = convert(text, &used);
     if (used == text.size()) return value;
   } catch (const std::exception&) {
   }
-  throw Error("option --" + name + ": expected an integer, got '" + text + "'");
+  throw Error("option --" + name + ": expected " + kind + ", got '" + text + "'");
+}
+
+}  // namespace
+
+int ArgParser::get_int(const std::string& name) const {
+  return parse_option_number(name, get(name), "an integer",
+                             [](const std::string& t, size_t* used) { return std::stoi(t, used); });
 }
 
 double ArgParser::get_double(const std::string& name) const {
-  const std::string text = get(name);
-  try {
-    size_t used = 0;
-    const double value = std::stod(text, &used);
-    if (used == text.size()) return value;
-  } catch (const std::exception&) {
-  }
-  throw Error("option --" + name + ": expected a number, got '" + text + "'");
+  return parse_option_number(name, get(name), "a number",
+                             [](const std::string& t, size_t* used) { return std::stod(t, used); });
 }
 
 std::string ArgParser::help() const {

@@ -1,21 +1,17 @@
 // `mbmd convert <dataset>`: reads a dataset as distributed and writes COCO json (and optionally
 // the images as 8- or 16-bit grey PNGs), so the same data and splits can be used with mmdetection
 // or torchvision. The dataset names are those of mbmd::data::read_dataset.
-#include <filesystem>
 #include <iostream>
 #include <sstream>
 
 #include "arg_parser.h"
 #include "command.h"
 #include "mbmd/core/error.h"
-#include "mbmd/data/coco.h"
 #include "mbmd/data/dataset.h"
-#include "mbmd/data/png.h"
+#include "mbmd/workflows/convert.h"
 
 namespace mbmd::cli {
 namespace {
-
-namespace fs = std::filesystem;
 
 std::vector<std::string> split_list(const std::vector<std::string>& values) {
   std::vector<std::string> items;
@@ -25,39 +21,6 @@ std::vector<std::string> split_list(const std::vector<std::string>& values) {
       if (!item.empty()) items.push_back(item);
   }
   return items;
-}
-
-// A file name for an image id: ids of slices or hospital ids may hold path separators.
-std::string png_name(const std::string& image_id) {
-  std::string name = image_id;
-  for (char& c : name)
-    if (c == '/' || c == '\\') c = '_';
-  return name + ".png";
-}
-
-// Decodes every sample and writes it as a PNG under `folder`; the samples then point at the PNGs.
-// A sample that cannot be decoded is an error, or with skip_bad is dropped and listed.
-void write_images(data::Dataset& dataset, const std::string& folder, int bits, bool skip_bad) {
-  std::error_code error;
-  fs::create_directories(folder, error);
-  if (!fs::is_directory(folder)) throw Error(folder + ": cannot create the images folder");
-  std::vector<data::Sample> kept;
-  kept.reserve(dataset.samples.size());
-  for (auto& sample : dataset.samples) {
-    const bool ok = data::run_or_skip(skip_bad, sample.image_id, dataset.skipped, [&] {
-      data::load_sample_image(sample);
-      const int depth = bits > 0 ? bits : (sample.bit_depth > 8 ? 16 : 8);
-      const float scale = static_cast<float>((1 << depth) - 1) / 255.0f;
-      const std::string file = (fs::path(folder) / png_name(sample.image_id)).string();
-      data::write_png(file, depth == 8 ? sample.image : sample.image * scale, depth);
-      sample.file = file;
-      sample.bit_depth = depth;
-      sample.frame = -1;  // the PNG holds the slice itself
-      sample.image = at::Tensor();
-    });
-    if (ok) kept.push_back(std::move(sample));
-  }
-  dataset.samples = std::move(kept);
 }
 
 }  // namespace
@@ -114,14 +77,13 @@ int convert_command(const Args& args) {
     options.extra[assignment.substr(0, eq)] = assignment.substr(eq + 1);
   }
 
-  data::Dataset dataset = data::read_dataset(name, options);
-  data::CocoWriteOptions coco;
-  coco.image_root = options.root;
-  if (parser.has("images-out")) {
-    write_images(dataset, parser.get("images-out"), bits, options.skip_bad);
-    coco.image_root = parser.get("images-out");
-  }
-  data::write_coco(parser.get("out"), dataset, coco);
+  engine::ConvertOptions convert;
+  convert.dataset = name;
+  convert.read = options;
+  convert.out = parser.get("out");
+  if (parser.has("images-out")) convert.images_out = parser.get("images-out");
+  convert.bits = bits;
+  const data::Dataset dataset = engine::convert_dataset(convert);
 
   const data::DatasetSummary s = data::summarize(dataset);
   std::cout << name << ": " << s.images << " images (" << s.images_with_boxes << " with boxes), "

@@ -1,4 +1,4 @@
-// `mbmd cv`: the paper's cross-validation (design notes, section 4) through
+// `mbmd cv`: the paper's cross-validation (docs/design.md, "Protocol") through
 // mbmd::engine::run_cv; docs/commands.md shows the files it writes.
 #include <iostream>
 #include <sstream>
@@ -8,7 +8,7 @@
 #include "mbmd/core/config.h"
 #include "mbmd/core/error.h"
 #include "mbmd/core/threads.h"
-#include "mbmd/engine/cv.h"
+#include "mbmd/workflows/cv.h"
 
 namespace mbmd::cli {
 

@@ -1,4 +1,4 @@
-// `mbmd eval --gt GT.json --dets DETS.json`: the paper's metrics (design notes, section 4) for a
+// `mbmd eval --gt GT.json --dets DETS.json`: the paper's metrics (docs/design.md, "Metrics") for a
 // COCO ground-truth file and a COCO results file; `mbmd eval --checkpoint CKPT [--config CFG]
 // [--split test|val|train|FILE]`: the same metrics for a trained model on a part of its dataset.
 // Both go through mbmd::engine::evaluate with the same options.
@@ -9,11 +9,9 @@
 #include "command.h"
 #include "mbmd/core/config.h"
 #include "mbmd/core/error.h"
-#include "mbmd/engine/cv.h"
-#include "mbmd/engine/data_pipeline.h"
-#include "mbmd/engine/metrics/coco_io.h"
-#include "mbmd/engine/metrics/evaluate.h"
-#include "mbmd/engine/predictor.h"
+#include "mbmd/eval/coco_io.h"
+#include "mbmd/eval/evaluate.h"
+#include "mbmd/workflows/evaluate_checkpoint.h"
 
 namespace mbmd::cli {
 namespace {
@@ -39,50 +37,36 @@ std::vector<double> parse_thresholds(const std::string& text) {
   return values;
 }
 
-// The flags that were given override the config's `eval` section.
-void apply_eval_flags(const ArgParser& parser, Json& eval) {
+// The flags that were given, as keys of the config's `eval` section.
+Json eval_flags(const ArgParser& parser) {
+  Json eval = Json::object();
   if (parser.has("iou-thrs")) eval["iou_thrs"] = parse_thresholds(parser.get("iou-thrs"));
   if (parser.has("hit")) eval["hit"] = parser.get("hit");
   if (parser.has("iou")) eval["hit_iou"] = parser.get_double("iou");
   if (parser.has("score-thr")) eval["score_thr"] = parser.get_double("score-thr");
   if (parser.has("fppi-cap")) eval["fppi_cap"] = parser.get_double("fppi-cap");
   if (parser.has("exclude-normals")) eval["count_normals"] = false;
+  return eval;
+}
+
+void print_result(const ArgParser& parser, const engine::EvalResult& result) {
+  if (parser.has("json"))
+    std::cout << engine::to_json(result).dump() << "\n";
+  else
+    std::cout << engine::format_table(result);
 }
 
 int eval_model(const ArgParser& parser) {
   if (parser.has("gt") || parser.has("dets"))
     throw Error("--checkpoint evaluates a model: leave out --gt and --dets");
-  std::optional<Json> given;
-  if (parser.has("config")) {
-    given = load_config(parser.get("config"));
-    apply_overrides(*given, parser.get_all("set"));
-  }
-  auto loaded = engine::load_detector(parser.get("checkpoint"), given);
-  Json config = loaded.config;
-  if (!given) apply_overrides(config, parser.get_all("set"));
-  apply_eval_flags(parser, config["eval"]);
-
-  const std::string split = parser.get("split");
-  std::vector<data::Sample> samples;
-  if (split == "test" || split == "val" || split == "train") {
-    const auto parts = engine::split_dataset(config, engine::read_dataset_from_config(config));
-    samples = split == "test" ? parts.test : split == "val" ? parts.val : parts.train;
-  } else {
-    Json coco = config;
-    coco["data"]["dataset"] = "coco";
-    coco["data"]["ann_file"] = split;
-    samples = engine::usable_samples(engine::read_dataset_from_config(coco).samples);
-  }
-  if (samples.empty()) throw Error("--split " + split + ": no images to evaluate");
-  std::cerr << "evaluating " << parser.get("checkpoint") << " on " << samples.size() << " images ("
-            << split << ")\n";
-  std::optional<double> score_thr;
-  if (parser.has("score-thr")) score_thr = parser.get_double("score-thr");
-  const auto evaluation = engine::evaluate_samples(*loaded.model, config, samples, score_thr);
-  if (parser.has("json"))
-    std::cout << engine::to_json(evaluation.result).dump() << "\n";
-  else
-    std::cout << engine::format_table(evaluation.result);
+  engine::CheckpointEvalOptions options;
+  options.checkpoint = parser.get("checkpoint");
+  if (parser.has("config")) options.config = load_config(parser.get("config"));
+  options.overrides = parser.get_all("set");
+  options.eval_keys = eval_flags(parser);
+  options.split = parser.get("split");
+  if (parser.has("score-thr")) options.score_thr = parser.get_double("score-thr");
+  print_result(parser, engine::evaluate_checkpoint(options));
   return 0;
 }
 
@@ -133,11 +117,7 @@ int eval_command(const Args& args) {
 
   engine::EvalSet set = engine::read_coco_ground_truth(parser.get("gt"));
   set.detections = engine::read_coco_results(parser.get("dets"), set);
-  const engine::EvalResult result = engine::evaluate(set, options);
-  if (parser.has("json"))
-    std::cout << engine::to_json(result).dump() << "\n";
-  else
-    std::cout << engine::format_table(result);
+  print_result(parser, engine::evaluate(set, options));
   return 0;
 }
 

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "command.h"
+#include "mbmd/core/build_info.h"
 #include "mbmd/core/error.h"
 
 namespace {
@@ -29,7 +30,8 @@ void print_usage(std::ostream& out) {
   out << "usage: mbmd <command> [options]\n\ncommands:\n";
   for (const auto& c : kCommands)
     out << "  " << c.name << std::string(12 - std::string(c.name).size(), ' ') << c.summary << "\n";
-  out << "\n`mbmd <command> --help` describes a command's options.\n";
+  out << "\n`mbmd <command> --help` describes a command's options; `mbmd --version` says which\n"
+         "mbmd this is, its LibTorch, device and CPU features.\n";
 }
 
 }  // namespace
@@ -42,6 +44,10 @@ int main(int argc, char** argv) {
   const std::string name = argv[1];
   if (name == "--help" || name == "-h" || name == "help") {
     print_usage(std::cout);
+    return 0;
+  }
+  if (name == "--version" || name == "version") {
+    std::cout << mbmd::build_info();
     return 0;
   }
   for (const auto& c : kCommands) {

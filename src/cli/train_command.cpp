@@ -1,18 +1,10 @@
 // `mbmd train`: trains a detector from a config into a work dir (docs/training.md).
-#include <cstdlib>
-#include <filesystem>
 #include <iostream>
 
 #include "arg_parser.h"
 #include "command.h"
-#include "mbmd/core/config.h"
 #include "mbmd/core/error.h"
-#include "mbmd/core/threads.h"
-#include "mbmd/engine/checkpointing.h"
-#include "mbmd/engine/distributed_launch.h"
-#include "mbmd/engine/report.h"
-#include "mbmd/engine/trainer.h"
-#include "mbmd/io/checkpoint.h"
+#include "mbmd/workflows/train_run.h"
 
 namespace mbmd::cli {
 namespace {
@@ -66,51 +58,24 @@ int train_command(const Args& args) {
   if (!parser.parse(args)) return 0;
   if (!parser.positionals().empty())
     throw Error("train takes no positional arguments, got '" + parser.positionals()[0] + "'");
-  if (!parser.has("work-dir")) throw Error("train needs --work-dir DIR");
-  const std::string work_dir = parser.get("work-dir");
-  const bool resume = parser.has("resume");
-  const int nproc = parser.get_int("nproc");
-  if (nproc < 1) throw Error("--nproc must be >= 1, got " + std::to_string(nproc));
-  const double dist_timeout = parser.get_double("dist-timeout");
-  if (!(dist_timeout > 0))
-    throw Error("--dist-timeout must be > 0 seconds, got " + parser.get("dist-timeout"));
-  if (nproc > 1 && std::getenv("RANK") == nullptr) {
-    // The launcher: N ranks of this same command on this machine; the ranks do the checks.
-    engine::LaunchOptions launch;
-    launch.args = without_nproc(args);
-    launch.nproc = nproc;
-    const auto r = engine::launch_local_workers(launch);
-    if (r.exit_code != 0) std::cerr << r.message << "\n";
-    return r.exit_code;
+  engine::TrainRunOptions options;
+  if (parser.has("config")) options.config = parser.get("config");
+  options.overrides = parser.get_all("set");
+  if (parser.has("threads")) options.threads = parser.get_int("threads");
+  if (parser.has("work-dir")) options.train.work_dir = parser.get("work-dir");
+  options.train.resume = parser.has("resume");
+  options.train.stop_after_epoch = parser.get_int("stop-after-epoch");
+  options.train.progress = !parser.has("quiet");
+  options.train.dist_timeout_s = parser.get_double("dist-timeout");
+  options.nproc = parser.get_int("nproc");
+  options.rank_args = without_nproc(args);
+  const engine::TrainRunResult run = engine::run_training(options);
+  if (run.launched) {
+    if (run.exit_code != 0) std::cerr << run.message << "\n";
+    return run.exit_code;
   }
-
-  Json config;
-  if (parser.has("config")) {
-    config = load_config(parser.get("config"));
-  } else if (resume) {
-    const std::string last = (std::filesystem::path(work_dir) / "last.ckpt").string();
-    if (!std::filesystem::exists(last))
-      throw Error("cannot resume: " + last + " does not exist (start the run without --resume)");
-    config = engine::config_from_checkpoint(io::load_checkpoint(last), last);
-  } else {
-    throw Error("train needs --config CFG (a file or a name under configs/)");
-  }
-  apply_overrides(config, parser.get_all("set"));
-  if (parser.has("threads")) config["runtime"]["threads"] = parser.get_int("threads");
-  const int threads = configure_threads(config["runtime"]["threads"].get<int>());
-
-  engine::TrainOptions options;
-  options.work_dir = work_dir;
-  options.resume = resume;
-  options.stop_after_epoch = parser.get_int("stop-after-epoch");
-  options.progress = !parser.has("quiet");
-  options.dist_timeout_s = dist_timeout;
-  const char* rank = std::getenv("RANK");
-  const bool main_rank = rank == nullptr || std::string(rank) == "0";
-  if (options.progress && main_rank) std::cerr << "mbmd train: " << threads << " threads\n";
-  const auto result = engine::train(config, options);
+  const engine::TrainResult& result = run.train;
   if (result.rank != 0) return 0;  // rank 0 reports for the run
-  engine::write_train_report(work_dir);
   std::cout << "epochs done: " << result.epochs_done << ", iterations: " << result.iters_done
             << "\nlast checkpoint: " << result.last_checkpoint << "\n";
   if (!result.best_checkpoint.empty())

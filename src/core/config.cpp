@@ -4,8 +4,9 @@
 #include <fstream>
 #include <sstream>
 
+#include "mbmd/core/config_path.h"
 #include "mbmd/core/error.h"
-#include "mbmd_paths.h"
+#include "mbmd/core/json_file.h"
 
 namespace mbmd {
 
@@ -40,37 +41,10 @@ bool same_kind(const Json& expected, const Json& given) {
   return expected.type() == given.type();
 }
 
-Json read_json_file(const fs::path& path) {
-  std::ifstream in(path);
-  if (!in) throw Error("config file " + path.string() + ": cannot be opened");
-  try {
-    return Json::parse(in, nullptr, true, /*ignore_comments=*/true);
-  } catch (const Json::parse_error& e) {
-    throw Error("config file " + path.string() + ": not valid JSON: " + e.what());
-  }
-}
-
-fs::path resolve_config_path(const std::string& name) {
-  fs::path path(name);
-  if (fs::exists(path) && fs::is_regular_file(path)) return path;
-  if (!path.has_extension()) {
-    for (const char* ext : {".json"}) {
-      fs::path with_ext = path;
-      with_ext += ext;
-      if (fs::exists(with_ext)) return with_ext;
-    }
-    for (const char* ext : {".json"}) {
-      fs::path in_tree = fs::path(MBMD_CONFIG_DIR) / (name + ext);
-      if (fs::exists(in_tree)) return in_tree;
-    }
-  }
-  throw Error("config " + name + ": no such file (give a path, or a name under configs/)");
-}
-
 // Reads a file and its "_base_" chain into one patch, parents first.
 Json read_with_bases(const fs::path& path, int depth) {
   if (depth > 16) throw Error("config file " + path.string() + ": _base_ chain is too deep");
-  Json patch = read_json_file(path);
+  Json patch = read_json_file(path.string(), "config file");
   if (!patch.is_object())
     throw Error("config file " + path.string() + ": top level must be an object");
   Json merged = Json::object();

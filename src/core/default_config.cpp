@@ -1,5 +1,6 @@
-// Built-in defaults: mmdetection 2.x faster_rcnn_r50_fpn_1x (design notes, section 3).
-// docs/config.md documents every key; a key missing here is unknown to the product.
+// Built-in defaults: mmdetection 2.x faster_rcnn_r50_fpn_1x
+// (docs/design.md, "Faster R-CNN defaults"). docs/config.md documents every key; a key missing here
+// is unknown to the product.
 #include "mbmd/core/config.h"
 
 namespace mbmd {

@@ -28,6 +28,7 @@
 #include <optional>
 
 #include "mbmd/core/error.h"
+#include "mbmd/core/strings.h"
 
 namespace mbmd::data {
 namespace {
@@ -50,38 +51,29 @@ void quiet_gdcm() {
   });
 }
 
-std::string trim(const std::string& s) {
+// A DICOM value without its padding: DICOM pads values to an even length with a space, or a NUL
+// for UIDs, and some writers leave NULs at the end of other values too.
+std::string trim_padding(const std::string& s) {
   size_t b = 0, e = s.size();
   while (b < e && (std::isspace(static_cast<unsigned char>(s[b])) || s[b] == '\0')) ++b;
   while (e > b && (std::isspace(static_cast<unsigned char>(s[e - 1])) || s[e - 1] == '\0')) --e;
   return s.substr(b, e - b);
 }
 
-std::string upper(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return s;
-}
-
 std::optional<std::string> string_value(const gdcm::DataSet& ds, const Tag& tag) {
   if (!ds.FindDataElement(tag)) return std::nullopt;
   const gdcm::ByteValue* bv = ds.GetDataElement(tag).GetByteValue();
   if (!bv || bv->GetLength() == 0) return std::nullopt;
-  return trim(std::string(bv->GetPointer(), bv->GetLength()));
+  return trim_padding(std::string(bv->GetPointer(), bv->GetLength()));
 }
 
 // The index-th value of a multi-valued decimal string ("40\80"); the first when there are fewer.
 std::optional<double> decimal_value(const gdcm::DataSet& ds, const Tag& tag, int index = 0) {
   auto text = string_value(ds, tag);
   if (!text) return std::nullopt;
-  std::vector<std::string> parts;
-  size_t start = 0;
-  while (true) {
-    size_t pos = text->find('\\', start);
-    parts.push_back(trim(text->substr(start, pos == std::string::npos ? pos : pos - start)));
-    if (pos == std::string::npos) break;
-    start = pos + 1;
-  }
-  const std::string& part = parts[index >= 0 && index < static_cast<int>(parts.size()) ? index : 0];
+  const std::vector<std::string> parts = split(*text, '\\');
+  const std::string part =
+      trim_padding(parts[index >= 0 && index < static_cast<int>(parts.size()) ? index : 0]);
   if (part.empty()) return std::nullopt;
   char* end = nullptr;
   double value = std::strtod(part.c_str(), &end);
@@ -144,7 +136,7 @@ std::optional<std::string> meta_transfer_syntax(const std::string& path) {
     if (length > (1u << 20)) return std::nullopt;
     std::string value(length, '\0');
     if (!in.read(value.data(), length)) return std::nullopt;
-    if (element == 0x0010) return trim(value);
+    if (element == 0x0010) return trim_padding(value);
   }
   return std::nullopt;
 }
@@ -184,8 +176,8 @@ std::string syntax_name(const std::string& uid) {
               syntax_name(uid) + " (GDCM has no working codec for it)");
 }
 
-// Header fields from GDCM's image description and the data set.
-void fill_info(DicomImage& out, const gdcm::File& file, const gdcm::Image& image, int frame) {
+// Size, pixel format and identity from GDCM's image description and the file's header.
+void read_image_description(DicomImage& out, const gdcm::File& file, const gdcm::Image& image) {
   const gdcm::DataSet& ds = file.GetDataSet();
   const gdcm::PixelFormat& pf = image.GetPixelFormat();
   out.cols = static_cast<int>(image.GetDimension(0));
@@ -197,11 +189,14 @@ void fill_info(DicomImage& out, const gdcm::File& file, const gdcm::Image& image
   out.is_signed = pf.GetPixelRepresentation() == 1;
   const char* pi =
       gdcm::PhotometricInterpretation::GetPIString(image.GetPhotometricInterpretation().GetType());
-  out.photometric = pi ? trim(pi) : "";
+  out.photometric = pi ? trim_padding(pi) : "";
   if (auto ts = string_value(file.GetHeader(), Tag(0x0002, 0x0010))) out.transfer_syntax = *ts;
   if (auto sop = string_value(file.GetHeader(), Tag(0x0002, 0x0002))) out.sop_class = *sop;
   if (auto sop = string_value(ds, Tag(0x0008, 0x0016))) out.sop_class = *sop;
+}
 
+// Only grey images with 8 or 16 bits allocated are decoded.
+void check_pixel_layout(const DicomImage& out, const gdcm::PixelFormat& pf) {
   if (pf.GetSamplesPerPixel() != 1)
     throw Error(out.file + ": " + std::to_string(pf.GetSamplesPerPixel()) +
                 " samples per pixel (colour); only greyscale images are supported");
@@ -215,28 +210,31 @@ void fill_info(DicomImage& out, const gdcm::File& file, const gdcm::Image& image
                 std::to_string(out.bits_allocated) + ", stored " + std::to_string(out.bits_stored) +
                 ", high bit " + std::to_string(out.high_bit) +
                 "); 8 or 16 bits allocated expected");
+}
 
-  // The header's bits stored: GDCM may widen its pixel format to what a JPEG 2000 stream declares
-  // (the decoding below follows GDCM, the description follows the file).
-  if (ds.FindDataElement(Tag(0x0028, 0x0101)) && ds.FindDataElement(Tag(0x0028, 0x0102))) {
-    gdcm::Attribute<0x0028, 0x0101> stored;
-    gdcm::Attribute<0x0028, 0x0102> high;
-    stored.SetFromDataSet(ds);
-    high.SetFromDataSet(ds);
-    if (stored.GetValue() >= 1 && stored.GetValue() <= out.bits_stored &&
-        high.GetValue() + 1 >= stored.GetValue() && high.GetValue() < out.bits_allocated) {
-      out.bits_stored = stored.GetValue();
-      out.high_bit = high.GetValue();
-    }
+// The header's bits stored: GDCM may widen its pixel format to what a JPEG 2000 stream declares
+// (the decoding follows GDCM, the description follows the file).
+void read_header_bits(DicomImage& out, const gdcm::DataSet& ds) {
+  if (!ds.FindDataElement(Tag(0x0028, 0x0101)) || !ds.FindDataElement(Tag(0x0028, 0x0102))) return;
+  gdcm::Attribute<0x0028, 0x0101> stored;
+  gdcm::Attribute<0x0028, 0x0102> high;
+  stored.SetFromDataSet(ds);
+  high.SetFromDataSet(ds);
+  if (stored.GetValue() >= 1 && stored.GetValue() <= out.bits_stored &&
+      high.GetValue() + 1 >= stored.GetValue() && high.GetValue() < out.bits_allocated) {
+    out.bits_stored = stored.GetValue();
+    out.high_bit = high.GetValue();
   }
+}
 
-  const int group_frame = std::max(frame, 0);
+// Laterality, view and patient.
+void read_anatomy(DicomImage& out, const gdcm::DataSet& ds, int frame) {
   out.laterality.clear();
   if (auto lat = string_value(ds, Tag(0x0020, 0x0062))) out.laterality = *lat;
   if (out.laterality.empty())
     if (auto lat = string_value(ds, Tag(0x0020, 0x0060))) out.laterality = *lat;
   if (out.laterality.empty())
-    if (auto anatomy = functional_group(ds, Tag(0x0020, 0x9071), group_frame))
+    if (auto anatomy = functional_group(ds, Tag(0x0020, 0x9071), frame))
       if (auto lat = string_value(*anatomy, Tag(0x0020, 0x9072))) out.laterality = *lat;
   out.laterality = upper(out.laterality);
   if (out.laterality != "L" && out.laterality != "R") out.laterality.clear();
@@ -248,75 +246,100 @@ void fill_info(DicomImage& out, const gdcm::File& file, const gdcm::Image& image
       if (auto meaning = string_value(*code, Tag(0x0008, 0x0104)))
         out.view = view_from_code_meaning(*meaning);
   if (auto id = string_value(ds, Tag(0x0010, 0x0020))) out.patient_id = *id;
+}
 
-  // Modality LUT: top level, or the Pixel Value Transformation macro (0028,9145).
+// Modality LUT: top level, or the Pixel Value Transformation macro (0028,9145).
+void read_modality_lut(DicomImage& out, const gdcm::DataSet& ds, int frame) {
   out.rescale_slope = 1.0;
   out.rescale_intercept = 0.0;
   auto slope = decimal_value(ds, Tag(0x0028, 0x1053));
   auto intercept = decimal_value(ds, Tag(0x0028, 0x1052));
   if (!slope && !intercept)
-    if (auto pvt = functional_group(ds, Tag(0x0028, 0x9145), group_frame)) {
+    if (auto pvt = functional_group(ds, Tag(0x0028, 0x9145), frame)) {
       slope = decimal_value(*pvt, Tag(0x0028, 0x1053));
       intercept = decimal_value(*pvt, Tag(0x0028, 0x1052));
     }
   if (slope) out.rescale_slope = *slope;
   if (intercept) out.rescale_intercept = *intercept;
   if (out.rescale_slope == 0.0) throw Error(out.file + ": rescale slope (0028,1053) is 0");
+}
 
-  // VOI: window at the top level, or the Frame VOI LUT macro (0028,9132) of the functional
-  // groups (enhanced objects such as breast tomosynthesis), then a VOI LUT sequence.
+// Where the window is: the top level, or else the Frame VOI LUT macro (0028,9132) of the
+// functional groups (enhanced objects such as breast tomosynthesis), kept in `macro`.
+const gdcm::DataSet& window_data_set(const gdcm::DataSet& ds, int frame,
+                                     std::optional<gdcm::DataSet>& macro) {
+  if (ds.FindDataElement(Tag(0x0028, 0x1050))) return ds;
+  macro = functional_group(ds, Tag(0x0028, 0x9132), frame);
+  return macro ? *macro : ds;
+}
+
+// The first window, and its VOI LUT function.
+void read_window(DicomImage& out, const gdcm::DataSet& ds, int frame) {
   out.has_window = false;
   out.voi_function.clear();
-  const gdcm::DataSet* voi_ds = &ds;
-  std::optional<gdcm::DataSet> frame_voi;
-  if (!ds.FindDataElement(Tag(0x0028, 0x1050))) {
-    frame_voi = functional_group(ds, Tag(0x0028, 0x9132), group_frame);
-    if (frame_voi) voi_ds = &*frame_voi;
-  }
-  auto center = decimal_value(*voi_ds, Tag(0x0028, 0x1050));
-  auto width = decimal_value(*voi_ds, Tag(0x0028, 0x1051));
+  std::optional<gdcm::DataSet> macro;
+  const gdcm::DataSet& voi = window_data_set(ds, frame, macro);
+  auto center = decimal_value(voi, Tag(0x0028, 0x1050));
+  auto width = decimal_value(voi, Tag(0x0028, 0x1051));
   if (center && width) {
     out.has_window = true;
     out.window_center = *center;
     out.window_width = *width;
-    if (auto fn = string_value(*voi_ds, Tag(0x0028, 0x1056))) out.voi_function = upper(*fn);
+    if (auto fn = string_value(voi, Tag(0x0028, 0x1056))) out.voi_function = upper(*fn);
   }
+}
+
+const gdcm::ByteValue* byte_value(const gdcm::DataSet& ds, const Tag& tag) {
+  return ds.FindDataElement(tag) ? ds.GetDataElement(tag).GetByteValue() : nullptr;
+}
+
+// The first item of the VOI LUT Sequence (0028,3010), when there is one.
+void read_voi_lut(DicomImage& out, const gdcm::DataSet& ds) {
   out.voi_lut = VoiLut{};
-  if (auto item = sequence_item(ds, Tag(0x0028, 0x3010), 0)) {
-    const gdcm::DataSet& lut = *item;
-    const gdcm::ByteValue* desc = lut.FindDataElement(Tag(0x0028, 0x3002))
-                                      ? lut.GetDataElement(Tag(0x0028, 0x3002)).GetByteValue()
-                                      : nullptr;
-    const gdcm::ByteValue* data = lut.FindDataElement(Tag(0x0028, 0x3006))
-                                      ? lut.GetDataElement(Tag(0x0028, 0x3006)).GetByteValue()
-                                      : nullptr;
-    if (!desc || desc->GetLength() < 6 || !data)
-      throw Error(out.file +
-                  ": VOI LUT sequence (0028,3010) lacks a valid LUT Descriptor "
-                  "(0028,3002) or LUT Data (0028,3006)");
-    uint16_t d[3];
-    std::memcpy(d, desc->GetPointer(), 6);
-    const size_t entries = d[0] == 0 ? 65536 : d[0];
-    out.voi_lut.first_mapped = out.is_signed ? static_cast<int16_t>(d[1]) : d[1];
-    out.voi_lut.bits = d[2];
-    if (out.voi_lut.bits < 1 || out.voi_lut.bits > 16)
-      throw Error(out.file + ": VOI LUT descriptor gives " + std::to_string(d[2]) +
-                  " bits per entry (1..16 expected)");
-    out.voi_lut.table.resize(entries);
-    const char* p = data->GetPointer();
-    if (data->GetLength() >= entries * 2) {
-      for (size_t i = 0; i < entries; ++i) {
-        uint16_t v;
-        std::memcpy(&v, p + 2 * i, 2);
-        out.voi_lut.table[i] = v;
-      }
-    } else if (data->GetLength() >= entries) {
-      for (size_t i = 0; i < entries; ++i) out.voi_lut.table[i] = static_cast<uint8_t>(p[i]);
-    } else {
-      throw Error(out.file + ": VOI LUT data holds " + std::to_string(data->GetLength()) +
-                  " bytes for " + std::to_string(entries) + " entries");
+  const auto item = sequence_item(ds, Tag(0x0028, 0x3010), 0);
+  if (!item) return;
+  const gdcm::ByteValue* desc = byte_value(*item, Tag(0x0028, 0x3002));
+  const gdcm::ByteValue* data = byte_value(*item, Tag(0x0028, 0x3006));
+  if (!desc || desc->GetLength() < 6 || !data)
+    throw Error(out.file +
+                ": VOI LUT sequence (0028,3010) lacks a valid LUT Descriptor "
+                "(0028,3002) or LUT Data (0028,3006)");
+  uint16_t d[3];
+  std::memcpy(d, desc->GetPointer(), 6);
+  const size_t entries = d[0] == 0 ? 65536 : d[0];
+  out.voi_lut.first_mapped = out.is_signed ? static_cast<int16_t>(d[1]) : d[1];
+  out.voi_lut.bits = d[2];
+  if (out.voi_lut.bits < 1 || out.voi_lut.bits > 16)
+    throw Error(out.file + ": VOI LUT descriptor gives " + std::to_string(d[2]) +
+                " bits per entry (1..16 expected)");
+  out.voi_lut.table.resize(entries);
+  const char* p = data->GetPointer();
+  if (data->GetLength() >= entries * 2) {
+    for (size_t i = 0; i < entries; ++i) {
+      uint16_t v;
+      std::memcpy(&v, p + 2 * i, 2);
+      out.voi_lut.table[i] = v;
     }
+  } else if (data->GetLength() >= entries) {
+    for (size_t i = 0; i < entries; ++i) out.voi_lut.table[i] = static_cast<uint8_t>(p[i]);
+  } else {
+    throw Error(out.file + ": VOI LUT data holds " + std::to_string(data->GetLength()) +
+                " bytes for " + std::to_string(entries) + " entries");
   }
+}
+
+// Header fields from GDCM's image description and the data set; `frame` picks the functional
+// groups of a multi-frame object.
+void fill_info(DicomImage& out, const gdcm::File& file, const gdcm::Image& image, int frame) {
+  const gdcm::DataSet& ds = file.GetDataSet();
+  const int group_frame = std::max(frame, 0);
+  read_image_description(out, file, image);
+  check_pixel_layout(out, image.GetPixelFormat());
+  read_header_bits(out, ds);
+  read_anatomy(out, ds, group_frame);
+  read_modality_lut(out, ds, group_frame);
+  read_window(out, ds, group_frame);
+  read_voi_lut(out, ds);
 }
 
 // Stored values -> modality values through a table over every possible raw word, so that the
@@ -362,15 +385,10 @@ WindowFunction resolve_function(const DicomOptions& options, const DicomImage& i
 void select_window(DicomImage& info, const gdcm::File& file, const DicomOptions& options,
                    int frame) {
   if (options.window_index == 0 || !info.has_window) return;
-  const gdcm::DataSet& ds = file.GetDataSet();
-  const gdcm::DataSet* voi_ds = &ds;
-  std::optional<gdcm::DataSet> frame_voi;
-  if (!ds.FindDataElement(Tag(0x0028, 0x1050))) {
-    frame_voi = functional_group(ds, Tag(0x0028, 0x9132), std::max(frame, 0));
-    if (frame_voi) voi_ds = &*frame_voi;
-  }
-  auto c = decimal_value(*voi_ds, Tag(0x0028, 0x1050), options.window_index);
-  auto w = decimal_value(*voi_ds, Tag(0x0028, 0x1051), options.window_index);
+  std::optional<gdcm::DataSet> macro;
+  const gdcm::DataSet& voi = window_data_set(file.GetDataSet(), std::max(frame, 0), macro);
+  auto c = decimal_value(voi, Tag(0x0028, 0x1050), options.window_index);
+  auto w = decimal_value(voi, Tag(0x0028, 0x1051), options.window_index);
   if (c && w) {
     info.window_center = *c;
     info.window_width = *w;

@@ -3,10 +3,34 @@
 #include <fstream>
 
 #include "mbmd/core/error.h"
-#include "mbmd/data/bcsdbt.h"
+#include "mbmd/data/dataset.h"
 #include "mbmd/data/dicom.h"
 
 namespace mbmd::data {
+namespace {
+
+// A 2D film with its own LUTs; a multi-frame file is an error, since the sample names no frame.
+void load_film(Sample& sample) {
+  const DicomImage decoded = read_dicom(sample.file);
+  if (decoded.pixels.dim() != 2)
+    throw Error(sample.file + ": " + std::to_string(decoded.frames) + " frames, but sample " +
+                sample.image_id + " names no frame");
+  set_sample_image(sample, decoded.pixels, decoded.bits_stored);
+}
+
+// One slice of a volume: with the file's own LUTs, or as the sample's dataset shows it.
+void load_slice(Sample& sample) {
+  if (!sample.slice_display.empty()) {
+    set_sample_image(sample, load_dataset_slice(sample), 0);
+    return;
+  }
+  DicomOptions one;
+  one.frame = sample.frame;
+  const DicomImage decoded = read_dicom(sample.file, one);
+  set_sample_image(sample, decoded.pixels, decoded.bits_stored);
+}
+
+}  // namespace
 
 bool is_dicom_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -15,29 +39,10 @@ bool is_dicom_file(const std::string& path) {
 }
 
 void load_dicom_sample(Sample& sample) {
-  at::Tensor image;
-  int bits = 0;
-  if (sample.frame >= 0) {
-    // A slice of a tomosynthesis volume: its boxes are in the BCS-DBT reference reader's frame.
-    image = load_bcsdbt_slice(sample.file, sample.frame, sample.laterality);
-  } else {
-    DicomImage decoded = read_dicom(sample.file);
-    if (decoded.pixels.dim() != 2)
-      throw Error(sample.file + ": " + std::to_string(decoded.frames) + " frames, but sample " +
-                  sample.image_id + " names no frame");
-    image = decoded.pixels;
-    bits = decoded.bits_stored;
-  }
-  const int height = static_cast<int>(image.size(0)), width = static_cast<int>(image.size(1));
-  if ((sample.width != 0 && width != sample.width) ||
-      (sample.height != 0 && height != sample.height))
-    throw Error(sample.file + ": image is " + std::to_string(width) + "x" + std::to_string(height) +
-                " but the annotations of " + sample.image_id + " say " +
-                std::to_string(sample.width) + "x" + std::to_string(sample.height));
-  sample.width = width;
-  sample.height = height;
-  if (bits > 0) sample.bit_depth = bits;
-  sample.image = image;
+  if (sample.frame < 0)
+    load_film(sample);
+  else
+    load_slice(sample);
 }
 
 }  // namespace mbmd::data

@@ -3,15 +3,15 @@
 #include "mbmd/data/inbreast.h"
 
 #include <algorithm>
-#include <cctype>
+#include <array>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
-#include <set>
 
 #include "mbmd/core/error.h"
-#include "mbmd/data/bcsdbt.h"
+#include "mbmd/core/strings.h"
+#include "mbmd/data/csv.h"
 #include "mbmd/data/dicom.h"
 #include "mbmd/data/plist.h"
 
@@ -19,39 +19,6 @@ namespace mbmd::data {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
-std::string upper(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return s;
-}
-
-std::string trim(const std::string& s) {
-  size_t b = 0, e = s.size();
-  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
-  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
-  return s.substr(b, e - b);
-}
-
-std::vector<std::string> split(const std::string& s, char sep) {
-  std::vector<std::string> parts;
-  size_t start = 0;
-  while (true) {
-    const size_t pos = s.find(sep, start);
-    parts.push_back(s.substr(start, pos == std::string::npos ? pos : pos - start));
-    if (pos == std::string::npos) return parts;
-    start = pos + 1;
-  }
-}
-
-bool all_digits(const std::string& s) {
-  return !s.empty() &&
-         std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c); });
-}
 
 // "(2353.000000, 1302.000000)" -> (2353, 1302).
 std::pair<double, double> parse_point(const std::string& text, const std::string& where) {
@@ -71,16 +38,146 @@ std::pair<double, double> parse_point(const std::string& text, const std::string
   return {xy[0], xy[1]};
 }
 
-std::string join(const std::vector<std::string>& parts, const std::string& sep) {
-  std::string out;
-  for (const auto& p : parts) out += (out.empty() ? "" : sep) + p;
-  return out;
-}
-
 // The CSV's view words as the file names and samples spell them.
 std::string normalise_view(const std::string& v) {
   const std::string u = upper(trim(v));
   return u == "ML" ? "MLO" : u;
+}
+
+// The files in `dir` whose extension is `extension` in any case, sorted.
+std::vector<fs::path> files_with_extension(const fs::path& dir, const std::string& extension) {
+  std::vector<fs::path> files;
+  for (const auto& entry : fs::directory_iterator(dir))
+    if (entry.is_regular_file() && lower(entry.path().extension().string()) == extension)
+      files.push_back(entry.path());
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+// A film of AllDICOMs/ and what its file name says.
+struct Film {
+  fs::path file;
+  InbreastFileName name;
+};
+
+// The films by image id; a bad name or a repeated id is an error or, with skip_bad, skipped.
+std::map<std::string, Film> index_films(const fs::path& dicom_dir, const DatasetOptions& options,
+                                        Dataset& dataset) {
+  std::map<std::string, Film> films;
+  for (const auto& file : files_with_extension(dicom_dir, ".dcm")) {
+    run_or_skip(options.skip_bad, file.string(), dataset.skipped, [&] {
+      InbreastFileName name = parse_inbreast_file_name(file.string());
+      const auto [it, fresh] = films.emplace(name.image_id, Film{file, name});
+      if (!fresh)
+        throw Error(file.string() + ": image id " + name.image_id + " is also the id of " +
+                    it->second.file.string());
+    });
+  }
+  if (films.empty() && dataset.skipped.empty())
+    throw Error(dicom_dir.string() + ": no .dcm files (the INbreast films)");
+  return films;
+}
+
+// INbreast.csv, when present: every row must name a film, and agree with its file name.
+void check_csv(const fs::path& csv_path, const std::map<std::string, Film>& films,
+               const fs::path& dicom_dir, const DatasetOptions& options, Dataset& dataset) {
+  if (!fs::exists(csv_path)) return;
+  const CsvTable csv = read_csv(csv_path.string(), ';', {"Laterality", "View", "File Name"});
+  const size_t lat = csv.column("Laterality"), view = csv.column("View"),
+               name = csv.column("File Name");
+  for_each_row(csv, options.skip_bad, dataset.skipped, [&](size_t r, const std::string& where) {
+    const std::string id = trim(csv.rows[r][name]);
+    const auto film = films.find(id);
+    if (film == films.end())
+      throw Error(where + ": File Name '" + id + "' has no film in " + dicom_dir.string());
+    const InbreastFileName& fn = film->second.name;
+    if (upper(trim(csv.rows[r][lat])) != fn.laterality ||
+        normalise_view(csv.rows[r][view]) != fn.view)
+      throw Error(where + ": laterality/view '" + trim(csv.rows[r][lat]) + "/" +
+                  trim(csv.rows[r][view]) + "' disagree with the file name " +
+                  film->second.file.filename().string());
+  });
+}
+
+// AllXML/, when present: every XML file must belong to a film.
+void check_xml_files(const fs::path& xml_dir, const std::map<std::string, Film>& films,
+                     const fs::path& dicom_dir, const DatasetOptions& options, Dataset& dataset) {
+  if (!fs::is_directory(xml_dir)) return;
+  for (const auto& xml : files_with_extension(xml_dir, ".xml"))
+    run_or_skip(options.skip_bad, xml.string(), dataset.skipped, [&] {
+      if (!films.count(xml.stem().string()))
+        throw Error(xml.string() + ": annotations for image " + xml.stem().string() +
+                    ", which has no film in " + dicom_dir.string());
+    });
+}
+
+// The selected ROI names, as labels.
+struct RoiClasses {
+  std::vector<std::string> names;
+  bool separate = false;
+
+  // The label of an ROI name (case-insensitive), -1 when it is not selected.
+  int label_of(const std::string& roi_name) const {
+    for (size_t i = 0; i < names.size(); ++i)
+      if (lower(trim(names[i])) == lower(roi_name)) return separate ? static_cast<int>(i) : 0;
+    return -1;
+  }
+};
+
+// The bounding box of an ROI's contour, which must lie in the film.
+std::array<float, 4> roi_box(const InbreastRoi& roi, const std::string& where,
+                             const DicomImage& info, const fs::path& file) {
+  if (roi.points.empty()) throw Error(where + ": ROI '" + roi.name + "' has no points");
+  double x1 = roi.points[0].first, x2 = x1, y1 = roi.points[0].second, y2 = y1;
+  for (const auto& [x, y] : roi.points) {
+    x1 = std::min(x1, x);
+    x2 = std::max(x2, x);
+    y1 = std::min(y1, y);
+    y2 = std::max(y2, y);
+  }
+  // A point annotation (INbreast marks calcifications with one point) covers its pixel.
+  if (x2 <= x1) x2 = x1 + 1;
+  if (y2 <= y1) y2 = y1 + 1;
+  if (x1 < 0 || y1 < 0 || x2 > info.cols || y2 > info.rows)
+    throw Error(where + ": ROI '" + roi.name + "' box [" + std::to_string(x1) + ", " +
+                std::to_string(y1) + ", " + std::to_string(x2) + ", " + std::to_string(y2) +
+                "] lies outside the " + std::to_string(info.cols) + "x" +
+                std::to_string(info.rows) + " image " + file.filename().string());
+  return {static_cast<float>(x1), static_cast<float>(y1), static_cast<float>(x2),
+          static_cast<float>(y2)};
+}
+
+// A film's sample, with a box for each ROI of a selected class in AllXML/<id>.xml.
+Sample film_sample(const std::string& id, const Film& film, const fs::path& xml_dir,
+                   const RoiClasses& classes) {
+  const DicomImage info = read_dicom_info(film.file.string());
+  Sample sample;
+  sample.image_id = id;
+  sample.file = film.file.string();
+  sample.patient_id = film.name.patient_id;
+  sample.laterality = film.name.laterality;
+  sample.view = film.name.view;
+  sample.width = info.cols;
+  sample.height = info.rows;
+  sample.bit_depth = info.bits_stored;
+  if (info.frames != 1)
+    throw Error(film.file.string() + ": " + std::to_string(info.frames) +
+                " frames; an INbreast film has one");
+  std::vector<float> boxes;
+  std::vector<int64_t> labels;
+  const fs::path xml = xml_dir / (id + ".xml");
+  if (fs::exists(xml)) {
+    for (const InbreastRoi& roi : read_inbreast_rois(xml.string())) {
+      const int label = classes.label_of(roi.name);
+      if (label < 0) continue;
+      const std::string where = xml.string() + ":" + std::to_string(roi.line);
+      const auto box = roi_box(roi, where, info, film.file);
+      boxes.insert(boxes.end(), box.begin(), box.end());
+      labels.push_back(label);
+    }
+  }
+  set_boxes(sample, boxes, labels);
+  return sample;
 }
 
 }  // namespace
@@ -137,131 +234,26 @@ Dataset read_inbreast(const DatasetOptions& options) {
   if (!fs::is_directory(dicom_dir))
     throw Error(options.root + ": no AllDICOMs folder (the INbreast films)");
 
-  const std::vector<std::string> classes =
-      options.classes.empty() ? std::vector<std::string>{"Mass"} : options.classes;
+  RoiClasses classes;
+  classes.names = options.classes.empty() ? std::vector<std::string>{"Mass"} : options.classes;
+  classes.separate = options.separate_classes;
   Dataset dataset;
   dataset.name = "inbreast";
   dataset.root = options.root;
-  if (options.separate_classes)
-    dataset.categories = classes;
+  if (classes.separate)
+    dataset.categories = classes.names;
   else
-    dataset.categories = {classes.size() == 1 && lower(classes[0]) == "mass" ? "mass"
-                                                                             : join(classes, "+")};
-  auto label_of = [&](const std::string& roi_name) -> int {
-    for (size_t i = 0; i < classes.size(); ++i)
-      if (lower(trim(classes[i])) == lower(roi_name))
-        return options.separate_classes ? static_cast<int>(i) : 0;
-    return -1;
-  };
+    dataset.categories = {classes.names.size() == 1 && lower(classes.names[0]) == "mass"
+                              ? "mass"
+                              : join(classes.names, "+")};
 
-  // Films, by image id.
-  std::map<std::string, std::pair<fs::path, InbreastFileName>> films;
-  std::vector<fs::path> files;
-  for (const auto& entry : fs::directory_iterator(dicom_dir))
-    if (entry.is_regular_file() && lower(entry.path().extension().string()) == ".dcm")
-      files.push_back(entry.path());
-  std::sort(files.begin(), files.end());
-  for (const auto& file : files) {
-    run_or_skip(options.skip_bad, file.string(), dataset.skipped, [&] {
-      InbreastFileName name = parse_inbreast_file_name(file.string());
-      const auto [it, fresh] = films.emplace(name.image_id, std::make_pair(file, name));
-      if (!fresh)
-        throw Error(file.string() + ": image id " + name.image_id + " is also the id of " +
-                    it->second.first.string());
-    });
-  }
-  if (films.empty() && dataset.skipped.empty())
-    throw Error(dicom_dir.string() + ": no .dcm files (the INbreast films)");
-
-  // INbreast.csv: every row must name a film, and agree with its file name.
-  const fs::path csv_path = root / "INbreast.csv";
-  if (fs::exists(csv_path)) {
-    const CsvTable csv = read_csv(csv_path.string(), ';', {"Laterality", "View", "File Name"});
-    const size_t lat = csv.column("Laterality"), view = csv.column("View"),
-                 name = csv.column("File Name");
-    for (size_t r = 0; r < csv.rows.size(); ++r) {
-      const std::string where = csv.file + ":" + std::to_string(csv.lines[r]);
-      run_or_skip(options.skip_bad, where, dataset.skipped, [&] {
-        const std::string id = trim(csv.rows[r][name]);
-        const auto film = films.find(id);
-        if (film == films.end())
-          throw Error(where + ": File Name '" + id + "' has no film in " + dicom_dir.string());
-        const InbreastFileName& fn = film->second.second;
-        if (upper(trim(csv.rows[r][lat])) != fn.laterality ||
-            normalise_view(csv.rows[r][view]) != fn.view)
-          throw Error(where + ": laterality/view '" + trim(csv.rows[r][lat]) + "/" +
-                      trim(csv.rows[r][view]) + "' disagree with the file name " +
-                      film->second.first.filename().string());
-      });
-    }
-  }
-
-  // XML files must belong to films.
-  if (fs::is_directory(xml_dir)) {
-    std::vector<fs::path> xmls;
-    for (const auto& entry : fs::directory_iterator(xml_dir))
-      if (entry.is_regular_file() && lower(entry.path().extension().string()) == ".xml")
-        xmls.push_back(entry.path());
-    std::sort(xmls.begin(), xmls.end());
-    for (const auto& xml : xmls)
-      run_or_skip(options.skip_bad, xml.string(), dataset.skipped, [&] {
-        if (!films.count(xml.stem().string()))
-          throw Error(xml.string() + ": annotations for image " + xml.stem().string() +
-                      ", which has no film in " + dicom_dir.string());
-      });
-  }
-
+  const auto films = index_films(dicom_dir, options, dataset);
+  check_csv(root / "INbreast.csv", films, dicom_dir, options, dataset);
+  check_xml_files(xml_dir, films, dicom_dir, options, dataset);
   for (const auto& [id, film] : films) {
-    const auto& [file, fn] = film;
     Sample sample;
-    const bool ok = run_or_skip(options.skip_bad, file.string(), dataset.skipped, [&] {
-      const DicomImage info = read_dicom_info(file.string());
-      sample.image_id = id;
-      sample.file = file.string();
-      sample.patient_id = fn.patient_id;
-      sample.laterality = fn.laterality;
-      sample.view = fn.view;
-      sample.width = info.cols;
-      sample.height = info.rows;
-      sample.bit_depth = info.bits_stored;
-      if (info.frames != 1)
-        throw Error(file.string() + ": " + std::to_string(info.frames) +
-                    " frames; an INbreast film has one");
-      std::vector<float> boxes;
-      std::vector<int64_t> labels;
-      const fs::path xml = xml_dir / (id + ".xml");
-      if (fs::exists(xml)) {
-        for (const InbreastRoi& roi : read_inbreast_rois(xml.string())) {
-          const int label = label_of(roi.name);
-          if (label < 0) continue;
-          const std::string where = xml.string() + ":" + std::to_string(roi.line);
-          if (roi.points.empty()) throw Error(where + ": ROI '" + roi.name + "' has no points");
-          double x1 = roi.points[0].first, x2 = x1, y1 = roi.points[0].second, y2 = y1;
-          for (const auto& [x, y] : roi.points) {
-            x1 = std::min(x1, x);
-            x2 = std::max(x2, x);
-            y1 = std::min(y1, y);
-            y2 = std::max(y2, y);
-          }
-          // A point annotation (INbreast marks calcifications with one point) covers its pixel.
-          if (x2 <= x1) x2 = x1 + 1;
-          if (y2 <= y1) y2 = y1 + 1;
-          if (x1 < 0 || y1 < 0 || x2 > info.cols || y2 > info.rows)
-            throw Error(where + ": ROI '" + roi.name + "' box [" + std::to_string(x1) + ", " +
-                        std::to_string(y1) + ", " + std::to_string(x2) + ", " + std::to_string(y2) +
-                        "] lies outside the " + std::to_string(info.cols) + "x" +
-                        std::to_string(info.rows) + " image " + file.filename().string());
-          boxes.insert(boxes.end(), {static_cast<float>(x1), static_cast<float>(y1),
-                                     static_cast<float>(x2), static_cast<float>(y2)});
-          labels.push_back(label);
-        }
-      }
-      const auto n = static_cast<int64_t>(labels.size());
-      sample.boxes = at::empty({n, 4}, at::kFloat);
-      sample.labels = at::empty({n}, at::kLong);
-      std::copy(boxes.begin(), boxes.end(), sample.boxes.data_ptr<float>());
-      std::copy(labels.begin(), labels.end(), sample.labels.data_ptr<int64_t>());
-    });
+    const bool ok = run_or_skip(options.skip_bad, film.file.string(), dataset.skipped,
+                                [&] { sample = film_sample(id, film, xml_dir, classes); });
     if (!ok) continue;
     if (options.masses_only && sample.labels.numel() == 0) continue;
     dataset.samples.push_back(std::move(sample));

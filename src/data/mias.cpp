@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "mbmd/core/error.h"
+#include "mbmd/core/strings.h"
 #include "mbmd/data/image_io.h"
 
 namespace mbmd::data {
@@ -20,15 +21,8 @@ const std::vector<std::string>& known_classes() {
   return classes;
 }
 
-std::string join(const std::vector<std::string>& items, const std::string& separator) {
-  std::string out;
-  for (const auto& item : items) out += (out.empty() ? "" : separator) + item;
-  return out;
-}
-
 bool is_refnum(const std::string& token) {
-  return token.size() == 6 && token.compare(0, 3, "mdb") == 0 &&
-         std::all_of(token.begin() + 3, token.end(), [](char c) { return c >= '0' && c <= '9'; });
+  return token.size() == 6 && token.compare(0, 3, "mdb") == 0 && all_digits(token.substr(3));
 }
 
 int parse_int(const std::string& token, const std::string& where, const char* what) {
@@ -86,6 +80,60 @@ fs::path find_film(const fs::path& root, const std::string& refnum) {
     if (fs::exists(candidate)) return candidate;
   }
   return {};
+}
+
+// Info.txt, in the spellings the distributions use.
+fs::path find_info_file(const DatasetOptions& options) {
+  for (const char* name : {"Info.txt", "info.txt", "INFO.TXT"})
+    if (fs::exists(fs::path(options.root) / name)) return fs::path(options.root) / name;
+  throw Error(options.root + ": no Info.txt (the mini-MIAS annotations)");
+}
+
+// The selected classes (default the masses), each a known lesion class.
+std::vector<std::string> selected_classes(const DatasetOptions& options) {
+  const std::vector<std::string> classes =
+      options.classes.empty() ? mias_mass_classes() : options.classes;
+  const auto& known = known_classes();
+  for (const auto& c : classes)
+    if (c == "NORM" || std::find(known.begin(), known.end(), c) == known.end())
+      throw Error("mini-MIAS: class '" + c + "' is not one of CALC CIRC SPIC MISC ARCH ASYM");
+  return classes;
+}
+
+// A film's sample, with a box for each located lesion of a selected class; a selected lesion
+// without a location flags the sample.
+Sample film_sample(const std::string& refnum, const std::vector<MiasRow>& rows,
+                   const fs::path& info_path, const std::vector<std::string>& classes,
+                   const DatasetOptions& options) {
+  const fs::path file = find_film(options.root, refnum);
+  if (file.empty())
+    throw Error(info_path.string() + ":" + std::to_string(rows.front().line) + " annotates " +
+                refnum + " but neither " + refnum + ".pgm nor " + refnum + ".png is in " +
+                options.root);
+  const ImageInfo info = read_image_info(file.string());
+  Sample sample;
+  sample.image_id = refnum;
+  sample.file = file.string();
+  sample.patient_id = mias_patient_id(refnum);
+  sample.view = "MLO";  // every mini-MIAS film is a mediolateral oblique view
+  sample.width = info.width;
+  sample.height = info.height;
+  sample.bit_depth = info.bit_depth;
+  std::vector<float> boxes;
+  std::vector<int64_t> labels;
+  for (const auto& row : rows) {
+    const auto selected = std::find(classes.begin(), classes.end(), row.lesion);
+    if (selected == classes.end()) continue;
+    if (!row.has_location) {
+      sample.lesion_without_location = true;
+      continue;
+    }
+    const auto box = mias_box(row, info.width, info.height);
+    boxes.insert(boxes.end(), box.begin(), box.end());
+    labels.push_back(options.separate_classes ? selected - classes.begin() : 0);
+  }
+  set_boxes(sample, boxes, labels);
+  return sample;
 }
 
 }  // namespace
@@ -148,23 +196,10 @@ std::vector<float> mias_box(const MiasRow& row, int width, int height) {
 Dataset read_mias(const DatasetOptions& options) {
   for (const auto& [key, value] : options.extra)
     throw Error("mini-MIAS: unknown option '" + key + "' (the reader takes none)");
-  const fs::path root(options.root);
-  if (!fs::is_directory(root)) throw Error(options.root + ": not a folder (mini-MIAS root)");
-  fs::path info_path;
-  for (const char* name : {"Info.txt", "info.txt", "INFO.TXT"})
-    if (fs::exists(root / name)) {
-      info_path = root / name;
-      break;
-    }
-  if (info_path.empty()) throw Error(options.root + ": no Info.txt (the mini-MIAS annotations)");
-
-  const std::vector<std::string> classes =
-      options.classes.empty() ? mias_mass_classes() : options.classes;
-  for (const auto& c : classes) {
-    const auto& known = known_classes();
-    if (c == "NORM" || std::find(known.begin(), known.end(), c) == known.end())
-      throw Error("mini-MIAS: class '" + c + "' is not one of CALC CIRC SPIC MISC ARCH ASYM");
-  }
+  if (!fs::is_directory(options.root))
+    throw Error(options.root + ": not a folder (mini-MIAS root)");
+  const fs::path info_path = find_info_file(options);
+  const std::vector<std::string> classes = selected_classes(options);
   Dataset dataset;
   dataset.name = "mias";
   dataset.root = options.root;
@@ -182,37 +217,7 @@ Dataset read_mias(const DatasetOptions& options) {
   for (const auto& [refnum, film_rows] : films) {
     Sample sample;
     const bool ok = run_or_skip(options.skip_bad, refnum, dataset.skipped, [&] {
-      const fs::path file = find_film(root, refnum);
-      if (file.empty())
-        throw Error(info_path.string() + ":" + std::to_string(film_rows.front().line) +
-                    " annotates " + refnum + " but neither " + refnum + ".pgm nor " + refnum +
-                    ".png is in " + options.root);
-      const ImageInfo info = read_image_info(file.string());
-      sample.image_id = refnum;
-      sample.file = file.string();
-      sample.patient_id = mias_patient_id(refnum);
-      sample.view = "MLO";  // every mini-MIAS film is a mediolateral oblique view
-      sample.width = info.width;
-      sample.height = info.height;
-      sample.bit_depth = info.bit_depth;
-      std::vector<float> boxes;
-      std::vector<int64_t> labels;
-      for (const auto& row : film_rows) {
-        const auto selected = std::find(classes.begin(), classes.end(), row.lesion);
-        if (selected == classes.end()) continue;
-        if (!row.has_location) {
-          sample.lesion_without_location = true;
-          continue;
-        }
-        const auto box = mias_box(row, info.width, info.height);
-        boxes.insert(boxes.end(), box.begin(), box.end());
-        labels.push_back(options.separate_classes ? selected - classes.begin() : 0);
-      }
-      const auto n = static_cast<int64_t>(labels.size());
-      sample.boxes = at::empty({n, 4}, at::kFloat);
-      sample.labels = at::empty({n}, at::kLong);
-      std::copy(boxes.begin(), boxes.end(), sample.boxes.data_ptr<float>());
-      std::copy(labels.begin(), labels.end(), sample.labels.data_ptr<int64_t>());
+      sample = film_sample(refnum, film_rows, info_path, classes, options);
     });
     if (!ok) continue;
     if (sample.lesion_without_location && !options.keep_unlocated) {

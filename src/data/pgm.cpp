@@ -5,6 +5,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "mbmd/core/atomic_file.h"
 #include "mbmd/core/error.h"
 
 namespace mbmd::data {

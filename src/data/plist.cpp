@@ -9,8 +9,10 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <utility>
 
 #include "mbmd/core/error.h"
+#include "mbmd/core/strings.h"
 
 namespace mbmd::data {
 namespace {
@@ -230,19 +232,24 @@ class PlistParser {
     }
   }
 
-  static std::string trimmed(const std::string& text) {
-    size_t b = 0, e = text.size();
-    while (b < e && std::isspace(static_cast<unsigned char>(text[b]))) ++b;
-    while (e > b && std::isspace(static_cast<unsigned char>(text[e - 1]))) --e;
-    return text.substr(b, e - b);
-  }
-
   // The text of a leaf element whose start tag was read.
   std::string leaf_text(const Tag& tag) {
     if (tag.self_closing) return "";
     std::string text = read_text(tag.name);
     expect_end_tag(tag.name);
     return text;
+  }
+
+  // Reads the children of a container element up to its end tag, calling `read_child` with the
+  // parser at the start of each.
+  template <typename ReadChild>
+  void read_children(const Tag& tag, ReadChild&& read_child) {
+    if (tag.self_closing) return;
+    while (true) {
+      skip_misc();
+      if (starts_with("</")) return expect_end_tag(tag.name);
+      read_child();
+    }
   }
 
   PlistValue parse_value(const Tag& tag) {
@@ -252,62 +259,53 @@ class PlistParser {
     const std::string& n = tag.name;
     if (n == "dict") {
       v.type = PlistValue::Type::dict;
-      if (tag.self_closing) return v;
-      while (true) {
-        skip_misc();
-        if (starts_with("</")) {
-          expect_end_tag("dict");
-          return v;
-        }
-        const Tag key = read_start_tag();
-        if (key.name != "key") fail("expected <key> in <dict>, found <" + key.name + ">");
-        std::string name = leaf_text(key);
-        skip_misc();
-        if (starts_with("</")) fail("<key>" + name + "</key> has no value");
-        v.fields.emplace_back(std::move(name), parse_value(read_start_tag()));
-      }
-    }
-    if (n == "array") {
+      read_children(tag, [&] { v.fields.push_back(parse_dict_entry()); });
+    } else if (n == "array") {
       v.type = PlistValue::Type::array;
-      if (tag.self_closing) return v;
-      while (true) {
-        skip_misc();
-        if (starts_with("</")) {
-          expect_end_tag("array");
-          return v;
-        }
-        v.items.push_back(parse_value(read_start_tag()));
-      }
-    }
-    if (n == "string" || n == "date" || n == "data") {
+      read_children(tag, [&] { v.items.push_back(parse_value(read_start_tag())); });
+    } else if (n == "string" || n == "date" || n == "data") {
       v.type = PlistValue::Type::string;
       v.text = leaf_text(tag);
-      return v;
-    }
-    if (n == "integer" || n == "real") {
-      v.text = trimmed(leaf_text(tag));
-      if (v.text.empty()) fail("empty <" + n + ">");
-      char* stop = nullptr;
-      errno = 0;
-      if (n == "integer") {
-        v.type = PlistValue::Type::integer;
-        v.integer = std::strtoll(v.text.c_str(), &stop, 10);
-        v.real = static_cast<double>(v.integer);
-      } else {
-        v.type = PlistValue::Type::real;
-        v.real = std::strtod(v.text.c_str(), &stop);
-      }
-      if (*stop != '\0' || errno == ERANGE) fail("<" + n + "> '" + v.text + "' is not a number");
-      return v;
-    }
-    if (n == "true" || n == "false") {
+    } else if (n == "integer" || n == "real") {
+      parse_number(tag, v);
+    } else if (n == "true" || n == "false") {
       v.type = PlistValue::Type::boolean;
       v.boolean = n == "true";
-      if (!trimmed(leaf_text(tag)).empty()) fail("<" + n + "> must be empty");
-      return v;
+      if (!trim(leaf_text(tag)).empty()) fail("<" + n + "> must be empty");
+    } else if (n == "key") {
+      fail("<key> outside a <dict>");
+    } else {
+      fail("unknown plist element <" + n + ">");
     }
-    if (n == "key") fail("<key> outside a <dict>");
-    fail("unknown plist element <" + n + ">");
+    return v;
+  }
+
+  // <key>name</key> and the value after it.
+  std::pair<std::string, PlistValue> parse_dict_entry() {
+    const Tag key = read_start_tag();
+    if (key.name != "key") fail("expected <key> in <dict>, found <" + key.name + ">");
+    std::string name = leaf_text(key);
+    skip_misc();
+    if (starts_with("</")) fail("<key>" + name + "</key> has no value");
+    PlistValue value = parse_value(read_start_tag());
+    return {std::move(name), std::move(value)};
+  }
+
+  void parse_number(const Tag& tag, PlistValue& v) {
+    const std::string& n = tag.name;
+    v.text = trim(leaf_text(tag));
+    if (v.text.empty()) fail("empty <" + n + ">");
+    char* stop = nullptr;
+    errno = 0;
+    if (n == "integer") {
+      v.type = PlistValue::Type::integer;
+      v.integer = std::strtoll(v.text.c_str(), &stop, 10);
+      v.real = static_cast<double>(v.integer);
+    } else {
+      v.type = PlistValue::Type::real;
+      v.real = std::strtod(v.text.c_str(), &stop);
+    }
+    if (*stop != '\0' || errno == ERANGE) fail("<" + n + "> '" + v.text + "' is not a number");
   }
 
   const std::string& s_;
@@ -316,23 +314,19 @@ class PlistParser {
   int line_ = 1;
 };
 
+[[noreturn]] void wrong_type(const PlistValue& value, const std::string& expected) {
+  throw Error(value.source + ":" + std::to_string(value.line) + ": expected " + expected +
+              ", found " + PlistValue::type_name(value.type));
+}
+
 }  // namespace
 
 const char* PlistValue::type_name(Type type) {
-  switch (type) {
-    case Type::dict:
-      return "dict";
-    case Type::array:
-      return "array";
-    case Type::string:
-      return "string";
-    case Type::integer:
-      return "integer";
-    case Type::real:
-      return "real";
-    case Type::boolean:
-      return "boolean";
-  }
+  static constexpr std::pair<Type, const char*> kNames[] = {
+      {Type::dict, "dict"},       {Type::array, "array"}, {Type::string, "string"},
+      {Type::integer, "integer"}, {Type::real, "real"},   {Type::boolean, "boolean"}};
+  for (const auto& [t, name] : kNames)
+    if (t == type) return name;
   return "?";
 }
 
@@ -344,31 +338,23 @@ const PlistValue* PlistValue::find(const std::string& key) const {
 }
 
 const PlistValue& PlistValue::at(const std::string& key) const {
-  if (type != Type::dict)
-    throw Error(source + ":" + std::to_string(line) + ": expected a dict holding '" + key +
-                "', found " + type_name(type));
+  if (type != Type::dict) wrong_type(*this, "a dict holding '" + key + "'");
   if (const PlistValue* v = find(key)) return *v;
   throw Error(source + ":" + std::to_string(line) + ": dict has no key '" + key + "'");
 }
 
 const std::vector<PlistValue>& PlistValue::as_array() const {
-  if (type != Type::array)
-    throw Error(source + ":" + std::to_string(line) + ": expected an array, found " +
-                type_name(type));
+  if (type != Type::array) wrong_type(*this, "an array");
   return items;
 }
 
 const std::string& PlistValue::as_string() const {
-  if (type != Type::string)
-    throw Error(source + ":" + std::to_string(line) + ": expected a string, found " +
-                type_name(type));
+  if (type != Type::string) wrong_type(*this, "a string");
   return text;
 }
 
 double PlistValue::as_number() const {
-  if (type != Type::integer && type != Type::real)
-    throw Error(source + ":" + std::to_string(line) + ": expected a number, found " +
-                type_name(type));
+  if (type != Type::integer && type != Type::real) wrong_type(*this, "a number");
   return real;
 }
 

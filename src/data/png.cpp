@@ -8,6 +8,7 @@
 #include <fstream>
 #include <vector>
 
+#include "mbmd/core/atomic_file.h"
 #include "mbmd/core/error.h"
 
 namespace mbmd::data {

@@ -1,19 +1,15 @@
 #include "mbmd/data/split.h"
 
 #include <algorithm>
-#include <fstream>
 #include <map>
-#include <nlohmann/json.hpp>
 #include <random>
 #include <set>
 
 #include "mbmd/core/error.h"
-#include "mbmd/data/image_io.h"
+#include "mbmd/core/json_file.h"
 
 namespace mbmd::data {
 namespace {
-
-using Json = nlohmann::json;
 
 struct PatientGroup {
   std::string patient;
@@ -122,18 +118,11 @@ void write_split(const std::string& path, const Split& split) {
                {"seed", split.seed},
                {"dataset_root", split.dataset_root},
                {"parts", split.parts}};
-  write_file_atomic(path, root.dump(1) + "\n");
+  write_json_file(path, root, 1);
 }
 
 Split read_split(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw Error(path + ": cannot open the split file");
-  Json root;
-  try {
-    root = Json::parse(in);
-  } catch (const Json::parse_error& e) {
-    throw Error(path + ": malformed json: " + e.what());
-  }
+  const Json root = read_json_file(path, "split file");
   if (!root.is_object() || root.value("format", "") != "mbmd-split")
     throw Error(path + ": not an mbmd split file (\"format\": \"mbmd-split\" missing)");
   if (!root.contains("version") || root["version"] != 1)

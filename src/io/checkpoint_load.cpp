@@ -1,6 +1,6 @@
 // Reading torch.save files: the zip format through LibTorch's PyTorchStreamReader, the legacy
 // format directly, both through the project's unpickler (LibTorch's own turns OrderedDicts into
-// None, design notes section 6).
+// None; docs/design.md, "Checkpoints").
 #include <ATen/ATen.h>
 #include <c10/util/Exception.h>
 #include <caffe2/serialize/inline_container.h>
@@ -145,6 +145,41 @@ PickleRef read_zip(const std::string& path) {
 
 // ---- legacy format ------------------------------------------------------------------------
 
+// The storages' data, which follows the pickles: for each key of `keys` an int64 element count
+// and the elements, copied into the storage of that key in `roots`. Every storage gets its data.
+void read_legacy_storages(const PickleValue& keys, const std::vector<uint8_t>& bytes, size_t pos,
+                          std::map<std::string, at::Tensor>& roots, const std::string& where) {
+  std::map<std::string, bool> filled;
+  for (const auto& key_value : keys.items) {
+    if (!key_value->is_string())
+      throw Error(where + ": corrupt storage key " + key_value->describe());
+    const std::string& key = key_value->text;
+    auto it = roots.find(key);
+    if (it == roots.end()) throw Error(where + ": corrupt: data for unknown storage " + key);
+    at::Tensor& root = it->second;
+    if (bytes.size() - pos < 8) throw Error(where + ": truncated (storage " + key + " is missing)");
+    int64_t count = 0;
+    for (int k = 0; k < 8; ++k) count |= static_cast<int64_t>(bytes[pos + k]) << (8 * k);
+    pos += 8;
+    if (count != root.numel()) {
+      throw Error(where + ": corrupt: storage " + key + " has " + std::to_string(count) +
+                  " elements, the object expects " + std::to_string(root.numel()));
+    }
+    const size_t nbytes = static_cast<size_t>(count) * root.element_size();
+    if (bytes.size() - pos < nbytes) {
+      throw Error(where + ": truncated (storage " + key + " needs " + std::to_string(nbytes) +
+                  " bytes, " + std::to_string(bytes.size() - pos) + " left)");
+    }
+    if (nbytes > 0) std::memcpy(root.data_ptr(), bytes.data() + pos, nbytes);
+    pos += nbytes;
+    filled[key] = true;
+  }
+  for (const auto& [key, root] : roots) {
+    if (!filled.count(key))
+      throw Error(where + ": truncated or corrupt: storage " + key + " has no data");
+  }
+}
+
 PickleRef read_legacy(const std::string& path) {
   const std::string where = prefix(path);
   std::ifstream in(path, std::ios::binary);
@@ -219,35 +254,7 @@ PickleRef read_legacy(const std::string& path) {
   if (keys->kind != Kind::List) {
     throw Error(where + ": corrupt: the storage key list is " + keys->describe());
   }
-  std::map<std::string, bool> filled;
-  for (const auto& key_value : keys->items) {
-    if (!key_value->is_string())
-      throw Error(where + ": corrupt storage key " + key_value->describe());
-    const std::string& key = key_value->text;
-    auto it = roots.find(key);
-    if (it == roots.end()) throw Error(where + ": corrupt: data for unknown storage " + key);
-    at::Tensor& root = it->second;
-    if (bytes.size() - pos < 8) throw Error(where + ": truncated (storage " + key + " is missing)");
-    int64_t count = 0;
-    for (int k = 0; k < 8; ++k) count |= static_cast<int64_t>(data[pos + k]) << (8 * k);
-    pos += 8;
-    if (count != root.numel()) {
-      throw Error(where + ": corrupt: storage " + key + " has " + std::to_string(count) +
-                  " elements, the object expects " + std::to_string(root.numel()));
-    }
-    const size_t nbytes = static_cast<size_t>(count) * root.element_size();
-    if (bytes.size() - pos < nbytes) {
-      throw Error(where + ": truncated (storage " + key + " needs " + std::to_string(nbytes) +
-                  " bytes, " + std::to_string(bytes.size() - pos) + " left)");
-    }
-    if (nbytes > 0) std::memcpy(root.data_ptr(), data + pos, nbytes);
-    pos += nbytes;
-    filled[key] = true;
-  }
-  for (const auto& [key, root] : roots) {
-    if (!filled.count(key))
-      throw Error(where + ": truncated or corrupt: storage " + key + " has no data");
-  }
+  read_legacy_storages(*keys, bytes, pos, roots, where);
   return object;
 }
 

@@ -4,15 +4,15 @@
 #include <ATen/ATen.h>
 #include <c10/util/Exception.h>
 #include <caffe2/serialize/inline_container.h>
-#include <unistd.h>
 
-#include <atomic>
 #include <filesystem>
 #include <fstream>
-#include <map>
 
+#include "mbmd/core/atomic_file.h"
 #include "mbmd/core/error.h"
 #include "mbmd/io/checkpoint.h"
+#include "pickle_writer.h"
+#include "torch_types.h"
 
 namespace mbmd::io {
 
@@ -20,110 +20,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const char* storage_class(at::ScalarType dtype, const std::string& where) {
-  switch (dtype) {
-    case at::kFloat:
-      return "FloatStorage";
-    case at::kDouble:
-      return "DoubleStorage";
-    case at::kHalf:
-      return "HalfStorage";
-    case at::kBFloat16:
-      return "BFloat16Storage";
-    case at::kLong:
-      return "LongStorage";
-    case at::kInt:
-      return "IntStorage";
-    case at::kShort:
-      return "ShortStorage";
-    case at::kChar:
-      return "CharStorage";
-    case at::kByte:
-      return "ByteStorage";
-    case at::kBool:
-      return "BoolStorage";
-    case at::kComplexFloat:
-      return "ComplexFloatStorage";
-    case at::kComplexDouble:
-      return "ComplexDoubleStorage";
-    default:
-      throw Error(where + ": tensors of type " + std::string(c10::toString(dtype)) +
-                  " cannot be saved");
-  }
-}
-
-// Emits the pickle opcodes Python's pickle module reads (protocol 2 only).
-class PickleWriter {
- public:
-  PickleWriter() {
-    op(0x80);  // PROTO 2
-    op(2);
-  }
-  std::string& bytes() { return out_; }
-
-  void op(uint8_t code) { out_.push_back(static_cast<char>(code)); }
-  void mark() { op('('); }
-  void tuple() { op('t'); }
-  void empty_tuple() { op(')'); }
-  void empty_dict() { op('}'); }
-  void set_items() { op('u'); }
-  void reduce() { op('R'); }
-  void binpersid() { op('Q'); }
-  void boolean(bool b) { op(b ? 0x88 : 0x89); }
-  void stop() { op('.'); }
-
-  void text(const std::string& s) {
-    op('X');  // BINUNICODE
-    u32(static_cast<uint32_t>(s.size()));
-    out_ += s;
-  }
-  void integer(int64_t v) {
-    if (v >= 0 && v < 256) {
-      op('K');
-      op(static_cast<uint8_t>(v));
-    } else if (v >= 0 && v < 65536) {
-      op('M');
-      op(static_cast<uint8_t>(v & 0xff));
-      op(static_cast<uint8_t>(v >> 8));
-    } else if (v >= INT32_MIN && v <= INT32_MAX) {
-      op('J');
-      u32(static_cast<uint32_t>(static_cast<int32_t>(v)));
-    } else {
-      op(0x8a);  // LONG1 with 8 bytes of two's complement
-      op(8);
-      const auto u = static_cast<uint64_t>(v);
-      for (int k = 0; k < 8; ++k) op(static_cast<uint8_t>(u >> (8 * k)));
-    }
-  }
-  // GLOBAL, memoised so that each class is named once.
-  void global(const std::string& module, const std::string& name) {
-    const std::string key = module + "\n" + name + "\n";
-    auto it = memo_.find(key);
-    if (it != memo_.end()) {
-      op('j');  // LONG_BINGET
-      u32(it->second);
-      return;
-    }
-    op('c');
-    out_ += key;
-    const auto id = static_cast<uint32_t>(memo_.size());
-    memo_[key] = id;
-    op('r');  // LONG_BINPUT
-    u32(id);
-  }
-  void ordered_dict_start() {
-    global("collections", "OrderedDict");
-    empty_tuple();
-    reduce();
-  }
-
- private:
-  void u32(uint32_t v) {
-    for (int k = 0; k < 4; ++k) op(static_cast<uint8_t>(v >> (8 * k)));
-  }
-  std::string out_;
-  std::map<std::string, uint32_t> memo_;
-};
+using detail::PickleWriter;
 
 struct Record {
   std::string name;
@@ -138,7 +35,7 @@ void write_state_dict(PickleWriter& w, const StateDict& sd, std::vector<Record>&
   w.mark();
   for (const auto& [name, tensor] : sd) {
     if (!tensor.defined()) throw Error(where + ": tensor '" + name + "' is undefined");
-    const char* storage = storage_class(tensor.scalar_type(), where + " '" + name + "'");
+    const char* storage = detail::storage_class(tensor.scalar_type(), where + " '" + name + "'");
     at::Tensor data = tensor.detach().to(at::kCPU).contiguous();
     const std::string key = std::to_string(records.size());
     w.text(name);
@@ -167,11 +64,6 @@ void write_state_dict(PickleWriter& w, const StateDict& sd, std::vector<Record>&
     records.push_back({"data/" + key, data});
   }
   w.set_items();
-}
-
-std::string temporary_name(const std::string& path) {
-  static std::atomic<int> counter{0};
-  return path + ".tmp" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
 }
 
 }  // namespace
@@ -205,7 +97,7 @@ void save_checkpoint(const std::string& path, const Checkpoint& ckpt) {
   w.set_items();
   w.stop();
 
-  const std::string tmp = temporary_name(path);
+  const std::string tmp = temporary_path_for(path);
   std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
   if (!out) throw Error(where + ": cannot be written (cannot create " + tmp + ")");
   try {
@@ -230,12 +122,7 @@ void save_checkpoint(const std::string& path, const Checkpoint& ckpt) {
     fs::remove(tmp);
     throw;
   }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) {
-    fs::remove(tmp);
-    throw Error(where + ": cannot be written (renaming " + tmp + " failed: " + ec.message() + ")");
-  }
+  replace_file(tmp, path);
 }
 
 }  // namespace mbmd::io

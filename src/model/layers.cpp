@@ -1,5 +1,6 @@
 #include "mbmd/model/layers.h"
 
+#include <torch/nn/functional/upsampling.h>
 #include <torch/nn/init.h>
 
 #include "mbmd/model/flop_counter.h"
@@ -22,6 +23,13 @@ ConvModuleImpl::ConvModuleImpl(int64_t in, int64_t out, int64_t kernel, int64_t 
   conv = register_module(
       "conv", Conv2d(torch::nn::Conv2dOptions(in, out, kernel).stride(stride).padding(kernel / 2)));
   xavier_init(*conv);
+}
+
+at::Tensor upsample_nearest_to(const at::Tensor& x, const at::Tensor& like) {
+  namespace F = torch::nn::functional;
+  return F::interpolate(x, F::InterpolateFuncOptions()
+                               .size(std::vector<int64_t>{like.size(2), like.size(3)})
+                               .mode(torch::kNearest));
 }
 
 void xavier_init(torch::nn::Module& module) {

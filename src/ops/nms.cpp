@@ -1,24 +1,14 @@
 // NMS and batched NMS: argument checks and dispatch to the CPU or CUDA kernel.
 #include "mbmd/ops/nms.h"
 
-#include <sstream>
 #include <string>
 #include <tuple>
 
-#include "cpu/nms_kernel.h"
 #include "mbmd/core/error.h"
-#ifdef MBMD_WITH_CUDA
-#include "cuda/nms_kernel.h"
-#endif
+#include "op_common.h"
 
 namespace mbmd::ops {
 namespace {
-
-std::string shape_of(const at::Tensor& t) {
-  std::ostringstream out;
-  out << t.sizes();
-  return out.str();
-}
 
 void check_boxes_and_scores(const char* op, const at::Tensor& boxes, const at::Tensor& scores) {
   const std::string name(op);
@@ -27,39 +17,24 @@ void check_boxes_and_scores(const char* op, const at::Tensor& boxes, const at::T
   }
   if (boxes.dim() != 2 || boxes.size(1) != 4) {
     throw Error(name + ": boxes must have shape [N, 4] (x1, y1, x2, y2), got shape " +
-                shape_of(boxes));
+                detail::shape_of(boxes));
   }
   if (scores.dim() != 1 || scores.size(0) != boxes.size(0)) {
     throw Error(name + ": scores must have shape [N] with N = " + std::to_string(boxes.size(0)) +
-                " (one per box), got shape " + shape_of(scores));
+                " (one per box), got shape " + detail::shape_of(scores));
   }
   if (boxes.scalar_type() != at::kFloat && boxes.scalar_type() != at::kDouble) {
-    throw Error(name + ": boxes must be float32 or float64, got " +
-                std::string(c10::toString(boxes.scalar_type())));
+    throw Error(name + ": boxes must be float32 or float64, got " + detail::dtype_of(boxes));
   }
-  if (scores.scalar_type() != boxes.scalar_type()) {
-    throw Error(name + ": boxes and scores must have the same dtype, got " +
-                std::string(c10::toString(boxes.scalar_type())) + " and " +
-                std::string(c10::toString(scores.scalar_type())));
-  }
-  if (scores.device() != boxes.device()) {
-    throw Error(name + ": boxes and scores must be on the same device, got " +
-                boxes.device().str() + " and " + scores.device().str());
-  }
+  detail::check_same_dtype(name, "boxes", boxes, "scores", scores);
+  detail::check_same_device(name, "boxes", boxes, "scores", scores);
 }
 
 at::Tensor nms_on_device(const char* op, const at::Tensor& boxes, const at::Tensor& scores,
                          const at::Tensor& labels, double iou_threshold) {
-  if (boxes.device().is_cpu()) {
-    return cpu::nms_kernel(boxes, scores, labels, iou_threshold);
-  }
-#ifdef MBMD_WITH_CUDA
-  if (boxes.device().is_cuda()) {
-    return cuda::nms_kernel(boxes, scores, labels, iou_threshold);
-  }
-#endif
-  throw Error(std::string(op) + ": no kernel for tensors on " + boxes.device().str() +
-              " in this build (mbmd was built without CUDA support)");
+  const auto kernel =
+      detail::kernel_for(detail::kNmsKernels, boxes.device(), std::string(op) + ": no kernel");
+  return kernel(boxes, scores, labels, iou_threshold);
 }
 
 }  // namespace
@@ -74,16 +49,13 @@ at::Tensor batched_nms(const at::Tensor& boxes, const at::Tensor& scores, const 
   check_boxes_and_scores("batched_nms", boxes, scores);
   if (!idxs.defined() || idxs.dim() != 1 || idxs.size(0) != boxes.size(0)) {
     throw Error("batched_nms: idxs must have shape [N] with N = " + std::to_string(boxes.size(0)) +
-                " (one per box), got " + (idxs.defined() ? "shape " + shape_of(idxs) : "none"));
+                " (one per box), got " +
+                (idxs.defined() ? "shape " + detail::shape_of(idxs) : "none"));
   }
   if (!at::isIntegralType(idxs.scalar_type(), /*includeBool=*/false)) {
-    throw Error("batched_nms: idxs must be an integer tensor, got " +
-                std::string(c10::toString(idxs.scalar_type())));
+    throw Error("batched_nms: idxs must be an integer tensor, got " + detail::dtype_of(idxs));
   }
-  if (idxs.device() != boxes.device()) {
-    throw Error("batched_nms: boxes and idxs must be on the same device, got " +
-                boxes.device().str() + " and " + idxs.device().str());
-  }
+  detail::check_same_device("batched_nms", "boxes", boxes, "idxs", idxs);
   if (boxes.size(0) == 0) return at::empty({0}, boxes.options().dtype(at::kLong));
 
   // Per-label greedy NMS in the global stable score order: exactly a per-class NMS, which is what

@@ -7,20 +7,11 @@
 #include <sstream>
 #include <string>
 
-#include "cpu/roi_align_kernel.h"
 #include "mbmd/core/error.h"
-#ifdef MBMD_WITH_CUDA
-#include "cuda/roi_align_kernel.h"
-#endif
+#include "op_common.h"
 
 namespace mbmd::ops {
 namespace {
-
-std::string shape_of(const at::Tensor& t) {
-  std::ostringstream out;
-  out << t.sizes();
-  return out.str();
-}
 
 void check_arguments(const at::Tensor& input, const at::Tensor& rois, int64_t pooled_h,
                      int64_t pooled_w, double spatial_scale) {
@@ -29,25 +20,18 @@ void check_arguments(const at::Tensor& input, const at::Tensor& rois, int64_t po
   }
   if (input.dim() != 4) {
     throw Error("roi_align: input must have shape [N, C, H, W], got a " +
-                std::to_string(input.dim()) + "-D tensor of shape " + shape_of(input));
+                std::to_string(input.dim()) + "-D tensor of shape " + detail::shape_of(input));
   }
   if (rois.dim() != 2 || rois.size(1) != 5) {
     throw Error("roi_align: rois must have shape [K, 5] (batch_index, x1, y1, x2, y2), got shape " +
-                shape_of(rois));
+                detail::shape_of(rois));
   }
   if (!at::isFloatingType(input.scalar_type())) {
     throw Error("roi_align: input must be a floating point tensor, got dtype " +
-                std::string(c10::toString(input.scalar_type())));
+                detail::dtype_of(input));
   }
-  if (input.scalar_type() != rois.scalar_type()) {
-    throw Error("roi_align: input and rois must have the same dtype, got " +
-                std::string(c10::toString(input.scalar_type())) + " and " +
-                std::string(c10::toString(rois.scalar_type())));
-  }
-  if (input.device() != rois.device()) {
-    throw Error("roi_align: input and rois must be on the same device, got " +
-                input.device().str() + " and " + rois.device().str());
-  }
+  detail::check_same_dtype("roi_align", "input", input, "rois", rois);
+  detail::check_same_device("roi_align", "input", input, "rois", rois);
   if (pooled_h <= 0 || pooled_w <= 0) {
     throw Error("roi_align: the pooled size must be positive, got " + std::to_string(pooled_h) +
                 "x" + std::to_string(pooled_w));
@@ -72,42 +56,6 @@ void check_arguments(const at::Tensor& input, const at::Tensor& rois, int64_t po
   }
 }
 
-at::Tensor forward_on_device(const at::Tensor& input, const at::Tensor& rois, int64_t pooled_h,
-                             int64_t pooled_w, double spatial_scale, int64_t sampling_ratio,
-                             bool aligned) {
-  if (input.device().is_cpu()) {
-    return cpu::roi_align_forward(input, rois, pooled_h, pooled_w, spatial_scale, sampling_ratio,
-                                  aligned);
-  }
-#ifdef MBMD_WITH_CUDA
-  if (input.device().is_cuda()) {
-    return cuda::roi_align_forward(input, rois, pooled_h, pooled_w, spatial_scale, sampling_ratio,
-                                   aligned);
-  }
-#endif
-  throw Error("roi_align: no kernel for tensors on " + input.device().str() +
-              " in this build (mbmd was built without CUDA support)");
-}
-
-at::Tensor backward_on_device(const at::Tensor& grad_output, const at::Tensor& rois,
-                              int64_t pooled_h, int64_t pooled_w, double spatial_scale,
-                              int64_t sampling_ratio, bool aligned, at::IntArrayRef input_shape) {
-  if (grad_output.device().is_cpu()) {
-    return cpu::roi_align_backward(grad_output, rois, pooled_h, pooled_w, spatial_scale,
-                                   sampling_ratio, aligned, input_shape[0], input_shape[1],
-                                   input_shape[2], input_shape[3]);
-  }
-#ifdef MBMD_WITH_CUDA
-  if (grad_output.device().is_cuda()) {
-    return cuda::roi_align_backward(grad_output, rois, pooled_h, pooled_w, spatial_scale,
-                                    sampling_ratio, aligned, input_shape[0], input_shape[1],
-                                    input_shape[2], input_shape[3]);
-  }
-#endif
-  throw Error("roi_align: no backward kernel for tensors on " + grad_output.device().str() +
-              " in this build (mbmd was built without CUDA support)");
-}
-
 // Differentiable with respect to the input only: the RoIs are treated as constants, as in
 // torchvision and mmcv.
 class RoIAlignFunction : public torch::autograd::Function<RoIAlignFunction> {
@@ -122,19 +70,23 @@ class RoIAlignFunction : public torch::autograd::Function<RoIAlignFunction> {
     ctx->saved_data["aligned"] = aligned;
     ctx->saved_data["input_shape"] = input.sizes().vec();
     ctx->save_for_backward({rois});
-    return forward_on_device(input, rois, pooled_h, pooled_w, spatial_scale, sampling_ratio,
-                             aligned);
+    const auto kernel =
+        detail::kernel_for(detail::kRoiAlignForwardKernels, input.device(), "roi_align: no kernel");
+    return kernel(input, rois, pooled_h, pooled_w, spatial_scale, sampling_ratio, aligned);
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grad_outputs) {
     const at::Tensor rois = ctx->get_saved_variables()[0];
     const std::vector<int64_t> input_shape = ctx->saved_data["input_shape"].toIntVector();
-    at::Tensor grad_input = backward_on_device(
-        grad_outputs[0], rois, ctx->saved_data["pooled_h"].toInt(),
-        ctx->saved_data["pooled_w"].toInt(), ctx->saved_data["spatial_scale"].toDouble(),
-        ctx->saved_data["sampling_ratio"].toInt(), ctx->saved_data["aligned"].toBool(),
-        input_shape);
+    const auto kernel =
+        detail::kernel_for(detail::kRoiAlignBackwardKernels, grad_outputs[0].device(),
+                           "roi_align: no backward kernel");
+    at::Tensor grad_input =
+        kernel(grad_outputs[0], rois, ctx->saved_data["pooled_h"].toInt(),
+               ctx->saved_data["pooled_w"].toInt(), ctx->saved_data["spatial_scale"].toDouble(),
+               ctx->saved_data["sampling_ratio"].toInt(), ctx->saved_data["aligned"].toBool(),
+               input_shape[0], input_shape[1], input_shape[2], input_shape[3]);
     // One entry per forward argument: input, rois, pooled_h, pooled_w, scale, ratio, aligned.
     return {grad_input,   at::Tensor(), at::Tensor(), at::Tensor(),
             at::Tensor(), at::Tensor(), at::Tensor()};

@@ -11,7 +11,7 @@
 #include <string>
 
 #include "cli/run_mbmd.h"
-#include "mbmd/engine/phantom.h"
+#include "mbmd/data/synthetic/phantom.h"
 #include "mbmd_paths.h"
 
 namespace {
@@ -29,11 +29,11 @@ class CvCommand : public ::testing::Test {
             ("mbmd_cv_cli_" + std::to_string(::getpid()) + "_" +
              ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(root_);
-    mbmd::engine::PhantomOptions o;
+    mbmd::data::PhantomOptions o;
     o.patients = 10;
     o.width = 96;
     o.height = 128;
-    ann_ = mbmd::engine::write_phantom(o, (root_ / "data").string());
+    ann_ = mbmd::data::write_phantom(o, (root_ / "data").string());
   }
   void TearDown() override { fs::remove_all(root_); }
 

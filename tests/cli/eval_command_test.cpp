@@ -1,5 +1,5 @@
 // `mbmd eval --gt --dets` end to end: the program on the hand-built COCO files, whose numbers are
-// worked out in tests/engine/coco_eval_test.cpp and metrics_evaluate_test.cpp.
+// worked out in tests/eval/coco_eval_test.cpp and tests/eval/evaluate_test.cpp.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -18,7 +18,7 @@ ProgramRun run(const std::string& args, bool merge_stderr = false) {
   return mbmd::testing::run_mbmd(args, merge_stderr);
 }
 
-const std::string kFixtures = std::string(MBMD_SOURCE_DIR) + "/tests/fixtures/engine/";
+const std::string kFixtures = std::string(MBMD_SOURCE_DIR) + "/tests/fixtures/eval/";
 const std::string kFiles =
     "--gt '" + kFixtures + "hand_ranked_gt.json' --dets '" + kFixtures + "hand_ranked_dets.json'";
 

@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "cli/run_mbmd.h"
-#include "engine/synthetic_set.h"
-#include "mbmd/engine/checkpointing.h"
+#include "synthetic_set.h"
+#include "mbmd/train/checkpointing.h"
 #include "mbmd/model/detector.h"
 #include "mbmd_paths.h"
 

@@ -12,9 +12,9 @@
 #include <string>
 
 #include "cli/run_mbmd.h"
-#include "engine/synthetic_set.h"
+#include "synthetic_set.h"
 #include "mbmd/data/image_io.h"
-#include "mbmd/engine/checkpointing.h"
+#include "mbmd/train/checkpointing.h"
 #include "mbmd/model/detector.h"
 #include "mbmd_paths.h"
 

@@ -12,7 +12,7 @@
 #include <string>
 
 #include "cli/run_mbmd.h"
-#include "engine/synthetic_set.h"
+#include "synthetic_set.h"
 #include "mbmd_paths.h"
 
 namespace {

@@ -1,5 +1,5 @@
 // `mbmd train --nproc 2` end to end (issue 6, docs/distributed.md): two Gloo ranks on 127.0.0.1
-// train the tiny ResNet-18 detector of engine/synthetic_set.h.
+// train the tiny ResNet-18 detector of synthetic_set.h.
 //
 // What "equals one process on the combined batches" can mean here: the detector's RPN and RoI
 // samplers draw with at::randperm from the global generator, which the trainer reseeds from
@@ -30,7 +30,7 @@
 #include <vector>
 
 #include "cli/run_mbmd.h"
-#include "engine/synthetic_set.h"
+#include "synthetic_set.h"
 #include "mbmd/io/checkpoint.h"
 #include "mbmd_paths.h"
 

@@ -132,6 +132,7 @@ TEST_F(Coco, WritesFractionalBoxesAndFlags) {
   s.width = 30;
   s.height = 20;
   s.frame = 4;
+  s.slice_display = "bcsdbt";
   s.bit_depth = 12;
   s.lesion_without_location = true;
   s.boxes = at::tensor({1.5f, 2.f, 11.f, 4.25f}).reshape({1, 4});
@@ -150,6 +151,15 @@ TEST_F(Coco, WritesFractionalBoxesAndFlags) {
   EXPECT_TRUE(back.samples[0].lesion_without_location);
   EXPECT_TRUE(back.samples[0].boxes.equal(s.boxes));
   EXPECT_EQ(back.samples[0].labels[0].item<int64_t>(), 1);
+  EXPECT_EQ(back.samples[0].slice_display, "bcsdbt");
+  // A slice shown with the file's own LUTs stays so; files from before "slice_display" held
+  // BCS-DBT slices only.
+  json["images"][0]["slice_display"] = "";
+  write_json("own_luts.json", json);
+  EXPECT_EQ(read_coco(path("own_luts.json")).samples[0].slice_display, "");
+  json["images"][0].erase("slice_display");
+  write_json("older.json", json);
+  EXPECT_EQ(read_coco(path("older.json")).samples[0].slice_display, "bcsdbt");
 
   d.samples[0].labels = at::tensor({int64_t{2}});
   expect_error([&] { write_coco(path("bad.json"), d); }, {"s1", "label 2"});
@@ -157,10 +167,10 @@ TEST_F(Coco, WritesFractionalBoxesAndFlags) {
 
 TEST_F(Coco, BadFilesAndAnnotations) {
   std::ofstream(path("broken.json")) << "{\"images\": [";
-  expect_error([&] { read_coco(path("broken.json")); }, {path("broken.json"), "malformed json"});
+  expect_error([&] { read_coco(path("broken.json")); }, {path("broken.json"), "not valid JSON"});
   write_json("nocat.json", Json::parse(R"({"images": []})"));
   expect_error([&] { read_coco(path("nocat.json")); }, {path("nocat.json"), "categories"});
-  expect_error([&] { read_coco(path("absent.json")); }, {path("absent.json"), "cannot open"});
+  expect_error([&] { read_coco(path("absent.json")); }, {path("absent.json"), "cannot be opened"});
 
   const Json base = Json::parse(R"({
     "images": [{"id": 1, "file_name": "a.png", "width": 100, "height": 50}],

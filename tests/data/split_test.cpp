@@ -186,7 +186,7 @@ TEST_F(SplitTest, BadSplitsAndFiles) {
                                          "parts": [["a"], [2]]})";
   expect_error([&] { read_split(path("bad4.json")); }, {path("bad4.json"), "parts[1]"});
   std::ofstream(path("bad5.json")) << "{";
-  expect_error([&] { read_split(path("bad5.json")); }, {path("bad5.json"), "malformed"});
+  expect_error([&] { read_split(path("bad5.json")); }, {path("bad5.json"), "not valid JSON"});
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include "mbmd/core/config.h"
 #include "mbmd/core/error.h"
 #include "mbmd/model/flop_counter.h"
+#include "mbmd/model/necks/mhfpn.h"
 
 namespace mbmd::model {
 namespace {
@@ -16,7 +17,7 @@ DetectorOptions options_for(const std::string& config_name,
   return detector_options_from_config(config);
 }
 
-// The paper's Tables 1 and 4 with two foreground classes (design notes, section 2).
+// The paper's Tables 1 and 4 with two foreground classes (docs/design.md, "Model size").
 TEST(Detector, TrainableParametersEqualThePaper) {
   const std::vector<std::pair<std::string, int64_t>> expected = {
       {"faster_rcnn_r50_fpn", 41127962},

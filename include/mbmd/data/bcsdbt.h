@@ -1,33 +1,16 @@
-// BCS-DBT (Duke breast cancer screening, digital breast tomosynthesis, on TCIA; design notes,
-// section 5): the three CSVs and the multi-frame DICOM volumes, turned into 2D slice samples as
-// the reference reader (mazurowski-lab/duke-dbt-data, dcmread_image) shows them.
+// BCS-DBT (Duke breast cancer screening, digital breast tomosynthesis, on TCIA;
+// docs/design.md, "Datasets"): the three CSVs and the multi-frame DICOM volumes, turned into 2D
+// slice samples as the reference reader (mazurowski-lab/duke-dbt-data, dcmread_image) shows them.
 #pragma once
 
 #include <ATen/ATen.h>
 
 #include <string>
-#include <vector>
 
+#include "mbmd/data/csv.h"
 #include "mbmd/data/dataset.h"
 
 namespace mbmd::data {
-
-// A delimited text table (the BCS-DBT CSVs, and INbreast.csv with ';'): quoted fields as RFC
-// 4180, a UTF-8 byte-order mark and CR line ends tolerated, blank lines skipped.
-struct CsvTable {
-  std::string file;
-  std::vector<std::string> header;
-  std::vector<std::vector<std::string>> rows;  // each as long as the header
-  std::vector<int> lines;                      // line number of each row
-  // Index of a column; throws mbmd::Error naming the file and the column when it is absent.
-  size_t column(const std::string& name) const;
-};
-
-// Reads a table and checks that every column in `required` is there (mbmd::Error naming the file
-// and the first missing column otherwise). A row with a different number of fields than the
-// header is an error naming file and line.
-CsvTable read_csv(const std::string& path, char delimiter,
-                  const std::vector<std::string>& required = {});
 
 // The reference reader's laterality rule on one frame (stored or modality values, [H, W]): the
 // breast lies on the side whose edge column holds more signal; "R" when the left edge sum is
@@ -41,6 +24,10 @@ std::string bcsdbt_image_laterality(const at::Tensor& frame);
 // scaled to 0..255 in float. [H, W].
 at::Tensor load_bcsdbt_slice(const std::string& file, int frame,
                              const std::string& view_laterality);
+
+// The slice of a BCS-DBT sample (its frame, laterality and file) as load_bcsdbt_slice shows it:
+// the slice loader of the "bcsdbt" entry in the dataset table (Sample::slice_display).
+at::Tensor load_bcsdbt_sample_slice(const Sample& sample);
 
 // The reader. The CSVs "BCS-DBT file-paths-<part>.csv", "BCS-DBT labels-<part>.csv" and
 // "BCS-DBT boxes-<part>.csv" are found in the root (every part, or extra "subset"); volume paths
@@ -56,7 +43,7 @@ at::Tensor load_bcsdbt_slice(const std::string& file, int frame,
 // Benign or cancer volumes without a box are left out as located nowhere (kept and flagged, at
 // the central slice, with keep_unlocated); actionable-only volumes are left out. Boxes are in the
 // reference reader's (flipped) coordinates, so Sample boxes are the CSV's X, Y, X + Width,
-// Y + Height; the flip happens when a slice is loaded (load_dicom_sample).
+// Y + Height; the flip happens when a slice is loaded (Sample::slice_display "bcsdbt").
 Dataset read_bcsdbt(const DatasetOptions& options);
 
 }  // namespace mbmd::data

@@ -3,8 +3,9 @@
 // at headers only, pixels are decoded when a sample is loaded).
 //
 // Adding a dataset: write `Dataset read_<name>(const DatasetOptions&)` in src/data/<name>.cpp with
-// its header, and add one line to the table in src/data/dataset.cpp. A new image file format
-// (DICOM) adds one branch to load_sample_image() in the same file.
+// its header, and add one line to the table in src/data/dataset.cpp (with a slice loader when
+// the dataset's volume slices are shown its own way). A new image file format (DICOM) adds one
+// branch to load_sample_image() in the same file.
 #pragma once
 
 #include <map>
@@ -72,6 +73,20 @@ Dataset read_dataset(const std::string& name, const DatasetOptions& options);
 // Decodes the sample's file into sample.image: float32 [H, W] scaled to 0..255 (see Sample), and
 // checks that the size matches sample.width x sample.height.
 void load_sample_image(Sample& sample);
+
+// The slice of a volume (sample.frame of sample.file) as the dataset named by
+// sample.slice_display shows it: float32 [H, W], 0..255. Throws mbmd::Error for a name that has
+// no slice loader in the dataset table.
+at::Tensor load_dataset_slice(const Sample& sample);
+
+// Stores decoded pixels in sample.image after checking their size [H, W] against the annotations'
+// sample.width x sample.height (0: not known); sets the size, and the bit depth when
+// `bit_depth` > 0.
+void set_sample_image(Sample& sample, const at::Tensor& image, int bit_depth);
+
+// Fills sample.boxes (float32 [N, 4]) from `xyxy` (x1 y1 x2 y2 per box) and sample.labels (int64
+// [N]) from `labels`.
+void set_boxes(Sample& sample, const std::vector<float>& xyxy, const std::vector<int64_t>& labels);
 
 // Runs a reader's per-item work: calls `work`, and on mbmd::Error either rethrows (skip_bad off)
 // or records the item in `skipped` and returns false.

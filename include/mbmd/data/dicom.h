@@ -1,5 +1,5 @@
-// DICOM decoding (design notes, section 5; issue 8): one frame or all frames of a grey image, with
-// the modality LUT (rescale slope/intercept), the VOI LUT or window, and MONOCHROME1 inversion
+// DICOM decoding (docs/design.md, "Datasets"; issue 8): one frame or all frames of a grey image,
+// with the modality LUT (rescale slope/intercept), the VOI LUT or window, and MONOCHROME1 inversion
 // applied, scaled to 0..255 in float without rounding. GDCM does the parsing and decompression
 // (JPEG 2000, JPEG-LS, JPEG lossless, RLE); everything after the stored values is ours.
 #pragma once
@@ -97,9 +97,8 @@ bool is_dicom_file(const std::string& path);
 
 // Decodes a DICOM sample into sample.image (float32 [H, W], 0..255) and checks its size against
 // sample.width x sample.height. A 2D film (frame -1) is decoded with its own LUTs; a slice of a
-// tomosynthesis volume (frame >= 0, the BCS-DBT reader) as the BCS-DBT reference reader shows it
-// (load_bcsdbt_slice: laterality flip from sample.laterality, window of the functional groups),
-// because that is the frame its boxes are drawn in.
+// volume (frame >= 0) too, unless sample.slice_display names a dataset that shows its slices its
+// own way (load_dataset_slice).
 void load_dicom_sample(Sample& sample);
 
 }  // namespace mbmd::data

@@ -1,5 +1,5 @@
 // Decoding of the 2D image files the datasets ship (PNG, binary PGM) into float tensors, chosen by
-// the file's magic bytes, and the atomic file writing every writer of the data layer uses.
+// the file's magic bytes.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -37,9 +37,5 @@ DecodedImage read_image(const std::string& path);
 
 // Scales stored values to the 0..255 range of Sample::image (value * 255 / max_value, no rounding).
 at::Tensor to_unit_255(const at::Tensor& pixels, int max_value);
-
-// Writes `bytes` to `path` atomically: a temporary file beside it, then a rename, so a reader
-// never sees half a file. Throws mbmd::Error naming the path when it cannot.
-void write_file_atomic(const std::string& path, const std::string& bytes);
 
 }  // namespace mbmd::data

@@ -1,4 +1,4 @@
-// INbreast as distributed (design notes, section 5): AllDICOMs/NNNNNNNN_<patienthash>_MG_<L|R>_
+// INbreast as distributed (docs/design.md, "Datasets"): AllDICOMs/NNNNNNNN_<patienthash>_MG_<L|R>_
 // <CC|ML>_ANON.dcm, AllXML/NNNNNNNN.xml (Apple plist: Images -> ROIs -> Name, Point_px) and
 // INbreast.csv (semicolon separated). A box is the bounding box of an ROI contour.
 #pragma once

@@ -1,6 +1,6 @@
 // mini-MIAS as distributed: Info.txt (free text, then one row per lesion or normal film, the lines
 // that start with "mdb": REFNUM BG CLASS [SEVERITY [X Y RADIUS]]) and the films mdbNNN.pgm or
-// mdbNNN.png. Design notes, section 5.
+// mdbNNN.png. See docs/design.md, "Datasets".
 #pragma once
 
 #include <string>

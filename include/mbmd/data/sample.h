@@ -18,6 +18,10 @@ struct Sample {
   int height = 0;
   int bit_depth = 8;  // bits per stored pixel value
   int frame = -1;     // slice of a multi-frame volume, -1 for 2D images
+  // How the slice `frame` is shown: "" with the file's own LUTs and window; a dataset's name
+  // ("bcsdbt") as that dataset's reference reader shows it (the slice loader of its entry in the
+  // dataset table), because that is the frame its boxes are drawn in. Unused without a frame.
+  std::string slice_display;
   at::Tensor boxes;   // float32 [N, 4], x1 y1 x2 y2 in original pixel coordinates
   at::Tensor labels;  // int64 [N], 0-based foreground class index
   // A lesion is known to be present but not where: left out of training and evaluation,

@@ -1,4 +1,4 @@
-// The paper's cross-validation protocol (design notes, section 4): images grouped by patient,
+// The paper's cross-validation protocol (docs/design.md, "Protocol"): images grouped by patient,
 // patients shuffled with a seed and dealt into five parts balanced by the number of images with
 // masses and by the number of images; permutation r: test = part r, validation = part (r+1) mod 5,
 // training = the other three. A split file (json) keeps the parts so a run can be repeated.

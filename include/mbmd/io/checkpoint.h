@@ -1,4 +1,4 @@
-// PyTorch checkpoints without Python (design notes, sections 3 and 6).
+// PyTorch checkpoints without Python (docs/design.md, "Checkpoints").
 //
 // load_checkpoint reads what torch.save writes: the zip format (PyTorch >= 1.6) and the legacy
 // format (old torchvision ResNet files), whether the top object is a state_dict() itself, an

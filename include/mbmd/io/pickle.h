@@ -1,5 +1,5 @@
 // A small Python pickle reader (protocols 0-4, everything torch.save emits) into a generic value
-// tree, so that PyTorch checkpoints can be read without Python (design notes, sections 3 and 6).
+// tree, so that PyTorch checkpoints can be read without Python (docs/design.md, "Checkpoints").
 //
 // Globals the project understands become real values: collections.OrderedDict -> an ordered
 // Dict, torch._utils._rebuild_tensor_v2 / _rebuild_parameter -> a Tensor viewing a storage that

@@ -1,5 +1,6 @@
-// From an image to the network input: resize keeping the ratio, normalise, pad (design notes,
-// section 3), and the bookkeeping that maps boxes back to the original image.
+// From an image to the network input: resize keeping the ratio, normalise, pad
+// (docs/design.md, "Faster R-CNN defaults"), and the bookkeeping that maps boxes back to the
+// original image.
 #pragma once
 
 #include <ATen/ATen.h>

@@ -35,6 +35,10 @@ class ConvModuleImpl : public torch::nn::Module {
 };
 TORCH_MODULE(ConvModule);
 
+// Nearest-neighbour upsampling of x [N, C, h, w] to the height and width of `like`, as the
+// top-down pathways of mmdetection's necks resize coarse levels.
+at::Tensor upsample_nearest_to(const at::Tensor& x, const at::Tensor& like);
+
 // Xavier-uniform weights and zero bias: mmdetection's initialisation of neck convolutions.
 void xavier_init(torch::nn::Module& module);
 

@@ -1,5 +1,6 @@
 // Anchors per feature level, in mmdetection 2.x's AnchorGenerator layout (location-major, then
-// ratio, then scale), with torchvision's two variants as options (design notes, section 3).
+// ratio, then scale), with torchvision's two variants as options
+// (docs/design.md, "Faster R-CNN defaults" and "torchvision compatibility").
 #pragma once
 
 #include <ATen/ATen.h>

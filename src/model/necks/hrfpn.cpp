@@ -1,8 +1,9 @@
+#include "mbmd/model/necks/hrfpn.h"
+
 #include <torch/nn/functional/pooling.h>
 #include <torch/nn/functional/upsampling.h>
 
 #include "mbmd/core/error.h"
-#include "mbmd/model/neck.h"
 
 namespace mbmd::model {
 

@@ -1,21 +1,14 @@
-#include <torch/nn/functional/pooling.h>
-#include <torch/nn/functional/upsampling.h>
+#include "mbmd/model/necks/mhfpn.h"
 
-#include "mbmd/core/error.h"
+#include <torch/nn/functional/pooling.h>
+
 #include "mbmd/model/flop_counter.h"
-#include "mbmd/model/neck.h"
 
 namespace mbmd::model {
 
 namespace F = torch::nn::functional;
 
 namespace {
-
-at::Tensor upsample_nearest_to(const at::Tensor& x, const at::Tensor& like) {
-  return F::interpolate(x, F::InterpolateFuncOptions()
-                               .size(std::vector<int64_t>{like.size(2), like.size(3)})
-                               .mode(torch::kNearest));
-}
 
 // Kernel-2 stride-2 max pooling; ceil mode keeps the level size equal to FPN's (ceil(size /
 // stride)) when a size is odd, and is exact for inputs padded to a multiple of 32.
@@ -56,7 +49,7 @@ std::vector<at::Tensor> MHFPNImpl::forward(const std::vector<at::Tensor>& inputs
   // Eq. 2: pafpn_convs.0 serves both stride-4 and stride-8 outputs of the small-mass head.
   std::vector<at::Tensor> outs{pafpn_convs_[0](small_head), pafpn_convs_[0](halve(small_head)),
                                pafpn_convs_[1](large_head), pafpn_convs_[2](halve(large_head))};
-  outs.push_back(F::max_pool2d(outs.back(), F::MaxPool2dFuncOptions(1).stride(2)));
+  add_pooled_level(outs);
   return outs;
 }
 

@@ -1,0 +1,54 @@
+// Running a trained detector: loading it from a checkpoint, streaming images through it (decoding
+// on the pipeline's worker threads while the model runs), and turning its detections into a COCO
+// results file or an evaluation set for the metrics.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "mbmd/core/config.h"
+#include "mbmd/eval/types.h"
+#include "mbmd/model/detector.h"
+#include "mbmd/pipeline/data_pipeline.h"
+
+namespace mbmd::engine {
+
+struct LoadedDetector {
+  model::FasterRCNN model{nullptr};
+  Json config;  // the config the model was built from
+};
+
+// Builds the detector of `config` (or, when none is given, of the config in the checkpoint's
+// meta) and loads the checkpoint's weights; an unreadable file, a checkpoint without config and
+// none given, or weights that do not fit are mbmd::Error naming the file. The model is in eval
+// mode on the CPU. `overrides` ("key=value") are applied to the config before the model is built,
+// so that they may change its shape (model.num_classes) as well as test-time settings.
+LoadedDetector load_detector(const std::string& checkpoint_path,
+                             const std::optional<Json>& config = std::nullopt,
+                             const std::vector<std::string>& overrides = {});
+
+// What the detector found on one image.
+struct ImageResult {
+  size_t sample = 0;             // position in the pipeline's samples
+  model::Detections detections;  // original pixels, CPU
+  at::Tensor original;           // decoded pixels (with PipelineOptions::keep_original)
+};
+
+// Runs the model (in eval mode, without gradients) over every batch of the pipeline's epoch 0,
+// calling `sink` per image in sample order. The pipeline should not shuffle or flip.
+void run_detector(model::FasterRCNNImpl& model, DataPipeline& pipeline,
+                  const std::function<void(const ImageResult&)>& sink);
+
+// A COCO results entry per detection with score >= score_thr: {"image_id": <image id text>,
+// "category_id": label + 1, "bbox": [x, y, w, h] in original pixels, "score"}.
+Json coco_results(const std::string& image_id, const model::Detections& detections,
+                  double score_thr = 0.0);
+
+// Ground truth of `samples` (boxes in original pixels, category label + 1) and the detections,
+// for mbmd::engine::evaluate. detections[i] belongs to samples[i].
+EvalSet make_eval_set(const std::vector<data::Sample>& samples,
+                      const std::vector<model::Detections>& detections);
+
+}  // namespace mbmd::engine

@@ -1,0 +1,36 @@
+// `mbmd predict`: a trained detector over image files (DICOM, PNG, PGM) to a COCO results file,
+// optionally with overlay pictures (docs/training.md).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "mbmd/core/config.h"
+
+namespace mbmd::engine {
+
+struct PredictOptions {
+  std::string checkpoint;
+  std::optional<Json> config;          // none: the config stored in the checkpoint
+  std::vector<std::string> overrides;  // "key=value", applied before the model is built
+  std::vector<std::string> inputs;     // files, or folders searched recursively
+  std::string out;                     // the COCO results json
+  std::string overlay_dir;             // empty: no overlays
+  double score_thr = 0.0;              // leave out detections below
+  double overlay_thr = 0.5;            // draw detections at least this on overlays
+  int batch = 1;                       // images per forward pass
+  int threads = -1;                    // < 0: runtime.threads of the config
+};
+
+struct PredictResult {
+  size_t images = 0;
+  size_t detections = 0;
+  int threads = 0;
+};
+
+// Checks the inputs before loading the model (a typo should not cost that), then writes `out`
+// atomically; bad inputs are mbmd::Error naming the file or option.
+PredictResult run_predict(const PredictOptions& options);
+
+}  // namespace mbmd::engine

@@ -1,0 +1,654 @@
+#include "mbmd/report/report.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iterator>
+#include <limits>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "mbmd/core/atomic_file.h"
+#include "mbmd/core/error.h"
+#include "mbmd/data/dataset.h"
+#include "mbmd/data/image_io.h"
+#include "mbmd/data/png.h"
+
+namespace mbmd::engine {
+namespace fs = std::filesystem;
+namespace {
+
+const char* const kColours[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e",
+                                "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"};
+
+PlotOptions plot_options(const std::string& title, const std::string& x_label,
+                         const std::string& y_label) {
+  PlotOptions options;
+  options.title = title;
+  options.x_label = x_label;
+  options.y_label = y_label;
+  return options;
+}
+
+std::string number(double value, int digits = 4) {
+  if (!std::isfinite(value)) return value > 0 ? "inf" : (value < 0 ? "-inf" : "nan");
+  char text[64];
+  std::snprintf(text, sizeof text, "%.*g", digits, value);
+  return text;
+}
+
+std::string fixed(double value, int decimals = 4) {
+  if (!std::isfinite(value)) return value > 0 ? "inf" : "n/a";
+  char text[64];
+  std::snprintf(text, sizeof text, "%.*f", decimals, value);
+  return text;
+}
+
+// "Nice" tick values (1, 2, 5 x 10^k) covering [lo, hi], about `count` of them.
+std::vector<double> linear_ticks(double lo, double hi, int count) {
+  std::vector<double> ticks;
+  const double span = hi - lo;
+  if (!(span > 0)) return {lo};
+  const double raw = span / count;
+  const double magnitude = std::pow(10.0, std::floor(std::log10(raw)));
+  double step = magnitude;
+  for (double m : {1.0, 2.0, 5.0, 10.0})
+    if (m * magnitude >= raw) {
+      step = m * magnitude;
+      break;
+    }
+  for (double t = std::ceil(lo / step) * step; t <= hi + step * 1e-9; t += step)
+    ticks.push_back(std::abs(t) < step * 1e-9 ? 0.0 : t);
+  return ticks;
+}
+
+std::string read_file_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(path + ": cannot be read");
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+bool detection_hits(const Box& d, const Box& g, HitRule hit, double hit_iou) {
+  if (hit == HitRule::kCenter) {
+    const double cx = 0.5 * (d[0] + d[2]), cy = 0.5 * (d[1] + d[3]);
+    return cx >= g[0] && cx <= g[2] && cy >= g[1] && cy <= g[3];
+  }
+  return box_iou(d, g) >= hit_iou;
+}
+
+std::vector<Box> boxes_of(const at::Tensor& t) {
+  std::vector<Box> out;
+  if (!t.defined() || t.numel() == 0) return out;
+  const auto b = t.to(at::kDouble).reshape({-1, 4}).contiguous();
+  const auto a = b.accessor<double, 2>();
+  for (int64_t i = 0; i < b.size(0); ++i) out.push_back({a[i][0], a[i][1], a[i][2], a[i][3]});
+  return out;
+}
+
+}  // namespace
+
+std::string html_escape(const std::string& text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+std::string base64_encode(const std::string& bytes) {
+  static const char* const table =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve((bytes.size() + 2) / 3 * 4);
+  size_t i = 0;
+  for (; i + 2 < bytes.size(); i += 3) {
+    const uint32_t v = (uint32_t(uint8_t(bytes[i])) << 16) |
+                       (uint32_t(uint8_t(bytes[i + 1])) << 8) | uint32_t(uint8_t(bytes[i + 2]));
+    out += table[v >> 18];
+    out += table[(v >> 12) & 63];
+    out += table[(v >> 6) & 63];
+    out += table[v & 63];
+  }
+  if (i < bytes.size()) {
+    uint32_t v = uint32_t(uint8_t(bytes[i])) << 16;
+    if (i + 1 < bytes.size()) v |= uint32_t(uint8_t(bytes[i + 1])) << 8;
+    out += table[v >> 18];
+    out += table[(v >> 12) & 63];
+    out += i + 1 < bytes.size() ? table[(v >> 6) & 63] : '=';
+    out += '=';
+  }
+  return out;
+}
+
+std::string encode_png(const at::Tensor& grey) {
+  static std::atomic<int> counter{0};
+  const fs::path path = fs::temp_directory_path() / ("mbmd_report_" + std::to_string(::getpid()) +
+                                                     "_" + std::to_string(counter++) + ".png");
+  data::write_png(path.string(), grey, 8);
+  std::string bytes;
+  try {
+    bytes = read_file_bytes(path.string());
+  } catch (...) {
+    fs::remove(path);
+    throw;
+  }
+  fs::remove(path);
+  return bytes;
+}
+
+std::string svg_line_plot(const std::vector<PlotSeries>& series, const PlotOptions& o) {
+  const double left = 58, right = 12, top = 26, bottom = 42;
+  const double pw = o.width - left - right, ph = o.height - top - bottom;
+  auto tx = [&](double x) { return o.log_x ? std::log2(x) : x; };
+  auto ty = [&](double y) { return o.log_y ? std::log10(y) : y; };
+  auto usable = [&](const std::pair<double, double>& p) {
+    return std::isfinite(p.first) && std::isfinite(p.second) && (!o.log_x || p.first > 0) &&
+           (!o.log_y || p.second > 0);
+  };
+  double x0 = std::numeric_limits<double>::infinity(), x1 = -x0, y0 = x0, y1 = -x0;
+  for (const auto& s : series)
+    for (const auto& p : s.points)
+      if (usable(p)) {
+        x0 = std::min(x0, tx(p.first));
+        x1 = std::max(x1, tx(p.first));
+        y0 = std::min(y0, ty(p.second));
+        y1 = std::max(y1, ty(p.second));
+      }
+  std::ostringstream svg;
+  svg << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << o.width << "\" height=\""
+      << o.height << "\" viewBox=\"0 0 " << o.width << " " << o.height
+      << "\" font-family=\"sans-serif\" font-size=\"11\">";
+  svg << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>";
+  svg << "<text x=\"" << o.width / 2 << "\" y=\"16\" text-anchor=\"middle\" font-size=\"13\">"
+      << html_escape(o.title) << "</text>";
+  if (!std::isfinite(x0)) {
+    svg << "<text x=\"" << o.width / 2 << "\" y=\"" << o.height / 2
+        << "\" text-anchor=\"middle\" fill=\"#888\">no data</text></svg>";
+    return svg.str();
+  }
+  if (x1 - x0 < 1e-12) {
+    x0 -= 0.5;
+    x1 += 0.5;
+  }
+  if (y1 - y0 < 1e-12) {
+    const double pad = std::max(std::abs(y0) * 0.1, 1e-3);
+    y0 -= pad;
+    y1 += pad;
+  } else if (!o.log_y) {
+    const double pad = 0.04 * (y1 - y0);
+    y0 -= pad;
+    y1 += pad;
+  }
+  auto px = [&](double x) { return left + (tx(x) - x0) / (x1 - x0) * pw; };
+  auto py = [&](double y) { return top + ph - (ty(y) - y0) / (y1 - y0) * ph; };
+  auto px_t = [&](double t) { return left + (t - x0) / (x1 - x0) * pw; };
+  auto py_t = [&](double t) { return top + ph - (t - y0) / (y1 - y0) * ph; };
+
+  // Ticks in transformed units, labelled in data units.
+  std::vector<double> xt, yt;
+  if (o.log_x)
+    for (double t = std::ceil(x0); t <= x1 + 1e-9; t += 1) xt.push_back(t);
+  else
+    xt = linear_ticks(x0, x1, 5);
+  if (o.log_y)
+    for (double t = std::ceil(y0); t <= y1 + 1e-9; t += 1) yt.push_back(t);
+  else
+    yt = linear_ticks(y0, y1, 5);
+  svg << "<g stroke=\"#e6e6e6\">";
+  for (double t : xt)
+    svg << "<line x1=\"" << px_t(t) << "\" y1=\"" << top << "\" x2=\"" << px_t(t) << "\" y2=\""
+        << top + ph << "\"/>";
+  for (double t : yt)
+    svg << "<line x1=\"" << left << "\" y1=\"" << py_t(t) << "\" x2=\"" << left + pw << "\" y2=\""
+        << py_t(t) << "\"/>";
+  svg << "</g>";
+  svg << "<rect x=\"" << left << "\" y=\"" << top << "\" width=\"" << pw << "\" height=\"" << ph
+      << "\" fill=\"none\" stroke=\"#444\"/>";
+  for (double t : xt)
+    svg << "<text x=\"" << px_t(t) << "\" y=\"" << top + ph + 14 << "\" text-anchor=\"middle\">"
+        << number(o.log_x ? std::exp2(t) : t, 3) << "</text>";
+  for (double t : yt)
+    svg << "<text x=\"" << left - 4 << "\" y=\"" << py_t(t) + 4 << "\" text-anchor=\"end\">"
+        << number(o.log_y ? std::pow(10.0, t) : t, 3) << "</text>";
+  svg << "<text x=\"" << left + pw / 2 << "\" y=\"" << o.height - 6 << "\" text-anchor=\"middle\">"
+      << html_escape(o.x_label) << "</text>";
+  svg << "<text transform=\"translate(13," << top + ph / 2
+      << ") rotate(-90)\" text-anchor=\"middle\">" << html_escape(o.y_label) << "</text>";
+
+  for (size_t i = 0; i < series.size(); ++i) {
+    const char* colour = kColours[i % (sizeof kColours / sizeof kColours[0])];
+    std::ostringstream points;
+    int n = 0;
+    double lx = 0, ly = 0;
+    for (const auto& p : series[i].points) {
+      if (!usable(p)) continue;
+      lx = px(p.first);
+      ly = py(p.second);
+      points << (n++ ? " " : "") << lx << "," << ly;
+    }
+    if (n == 1)
+      svg << "<circle cx=\"" << lx << "\" cy=\"" << ly << "\" r=\"3\" fill=\"" << colour << "\"/>";
+    else if (n > 1)
+      svg << "<polyline fill=\"none\" stroke=\"" << colour << "\" stroke-width=\"1.5\" points=\""
+          << points.str() << "\"/>";
+    const double ly_legend = top + 12 + 13 * static_cast<double>(i);
+    svg << "<line x1=\"" << left + pw - 110 << "\" y1=\"" << ly_legend - 4 << "\" x2=\""
+        << left + pw - 94 << "\" y2=\"" << ly_legend - 4 << "\" stroke=\"" << colour
+        << "\" stroke-width=\"2\"/><text x=\"" << left + pw - 90 << "\" y=\"" << ly_legend << "\">"
+        << html_escape(series[i].name) << "</text>";
+  }
+  svg << "</svg>";
+  return svg.str();
+}
+
+std::string html_table(const ReportTable& table) {
+  std::ostringstream out;
+  if (!table.title.empty()) out << "<h3>" << html_escape(table.title) << "</h3>\n";
+  out << "<table>\n<tr>";
+  for (const auto& h : table.header) out << "<th>" << html_escape(h) << "</th>";
+  out << "</tr>\n";
+  for (const auto& row : table.rows) {
+    out << "<tr>";
+    for (const auto& cell : row) out << "<td>" << html_escape(cell) << "</td>";
+    out << "</tr>\n";
+  }
+  out << "</table>\n";
+  return out.str();
+}
+
+std::string svg_overlay(const ReportOverlay& overlay, int max_side) {
+  if (!overlay.grey.defined() || overlay.grey.dim() != 2)
+    throw Error("svg_overlay: the image must be a [H, W] tensor");
+  const int64_t H = overlay.grey.size(0), W = overlay.grey.size(1);
+  const double scale = std::min(1.0, static_cast<double>(max_side) / std::max(H, W));
+  const int64_t h = std::max<int64_t>(1, std::llround(H * scale));
+  const int64_t w = std::max<int64_t>(1, std::llround(W * scale));
+  at::Tensor small = overlay.grey.to(at::kFloat);
+  if (h != H || w != W)  // area averaging: no aliasing on fine texture
+    small = at::adaptive_avg_pool2d(small.view({1, 1, H, W}), {h, w}).view({h, w});
+  const double sx = static_cast<double>(w) / W, sy = static_cast<double>(h) / H;
+  std::ostringstream svg;
+  svg << "<svg xmlns=\"http://www.w3.org/2000/svg\" xmlns:xlink=\"http://www.w3.org/1999/xlink\" "
+         "width=\""
+      << w << "\" height=\"" << h << "\" viewBox=\"0 0 " << w << " " << h
+      << "\" font-family=\"sans-serif\" font-size=\"10\">";
+  svg << "<image width=\"" << w << "\" height=\"" << h << "\" xlink:href=\"data:image/png;base64,"
+      << base64_encode(encode_png(small)) << "\"/>";
+  auto rect = [&](const Box& b, const char* colour, bool dashed) {
+    svg << "<rect x=\"" << b[0] * sx << "\" y=\"" << b[1] * sy << "\" width=\""
+        << (b[2] - b[0]) * sx << "\" height=\"" << (b[3] - b[1]) * sy
+        << "\" fill=\"none\" stroke=\"" << colour << "\" stroke-width=\"1.5\""
+        << (dashed ? " stroke-dasharray=\"4 3\"" : "") << "/>";
+  };
+  for (size_t i = 0; i < overlay.ground_truth.size(); ++i) {
+    const bool found = i < overlay.found.size() && overlay.found[i];
+    rect(overlay.ground_truth[i], found ? "#2ca02c" : "#ffdd00", !found);
+  }
+  for (size_t i = 0; i < overlay.detections.size(); ++i) {
+    const auto& [box, score] = overlay.detections[i];
+    const bool hit = i < overlay.hits.size() && overlay.hits[i];
+    const char* colour = hit ? "#3b8bff" : "#ff3030";
+    rect(box, colour, false);
+    svg << "<text x=\"" << box[0] * sx << "\" y=\"" << std::max(9.0, box[1] * sy - 2)
+        << "\" fill=\"" << colour << "\">" << fixed(score, 2) << "</text>";
+  }
+  svg << "</svg>";
+  return svg.str();
+}
+
+std::vector<ReportOverlay> pick_overlays(const std::vector<data::Sample>& samples,
+                                         const std::vector<model::Detections>& detections,
+                                         double score_thr, HitRule hit, double hit_iou, int count) {
+  if (samples.size() != detections.size())
+    throw Error("pick_overlays: " + std::to_string(samples.size()) + " samples but " +
+                std::to_string(detections.size()) + " detection lists");
+  std::vector<ReportOverlay> judged(samples.size());
+  std::vector<size_t> all_found, missed, normal_fp;
+  for (size_t i = 0; i < samples.size(); ++i) {
+    ReportOverlay& o = judged[i];
+    o.ground_truth = boxes_of(samples[i].boxes);
+    o.found.assign(o.ground_truth.size(), false);
+    const auto boxes = boxes_of(detections[i].boxes);
+    std::vector<double> scores;
+    if (detections[i].scores.defined() && detections[i].scores.numel() > 0) {
+      const auto s = detections[i].scores.to(at::kDouble).contiguous();
+      scores.assign(s.data_ptr<double>(), s.data_ptr<double>() + s.numel());
+    }
+    std::vector<size_t> order(boxes.size());
+    for (size_t k = 0; k < order.size(); ++k) order[k] = k;
+    std::stable_sort(order.begin(), order.end(),
+                     [&](size_t a, size_t b) { return scores[a] > scores[b]; });
+    for (size_t k : order) {
+      if (scores[k] < score_thr) continue;
+      bool any = false;
+      for (size_t g = 0; g < o.ground_truth.size(); ++g)
+        if (detection_hits(boxes[k], o.ground_truth[g], hit, hit_iou)) {
+          any = true;
+          o.found[g] = true;
+        }
+      o.detections.push_back({boxes[k], scores[k]});
+      o.hits.push_back(any);
+    }
+    const bool every = std::all_of(o.found.begin(), o.found.end(), [](bool f) { return f; });
+    if (o.ground_truth.empty()) {
+      if (!o.detections.empty()) normal_fp.push_back(i);
+    } else {
+      (every ? all_found : missed).push_back(i);
+    }
+  }
+  count = std::max(0, count);
+  std::vector<size_t> chosen;
+  const size_t want_normal = count >= 3 && !normal_fp.empty() ? 1 : 0;
+  const size_t want_missed = std::min(missed.size(), static_cast<size_t>(count / 2));
+  const size_t want_found =
+      std::min(all_found.size(), static_cast<size_t>(count) - want_missed - want_normal);
+  chosen.insert(chosen.end(), all_found.begin(), all_found.begin() + want_found);
+  size_t extra_missed = static_cast<size_t>(count) - want_found - want_normal;
+  extra_missed = std::min(missed.size(), extra_missed);
+  chosen.insert(chosen.end(), missed.begin(), missed.begin() + extra_missed);
+  if (want_normal && chosen.size() < static_cast<size_t>(count)) chosen.push_back(normal_fp[0]);
+
+  std::vector<ReportOverlay> out;
+  for (size_t i : chosen) {
+    data::Sample sample = samples[i];
+    data::load_sample_image(sample);
+    ReportOverlay o = std::move(judged[i]);
+    o.grey = sample.image;
+    const size_t found = static_cast<size_t>(std::count(o.found.begin(), o.found.end(), true));
+    const size_t fp = static_cast<size_t>(std::count(o.hits.begin(), o.hits.end(), false));
+    o.caption = sample.image_id + ": " +
+                (o.ground_truth.empty()
+                     ? std::string("normal film")
+                     : std::to_string(found) + "/" + std::to_string(o.ground_truth.size()) +
+                           (found == o.ground_truth.size() ? " masses found" : " found (miss)")) +
+                ", " + std::to_string(fp) + " false positive" + (fp == 1 ? "" : "s");
+    out.push_back(std::move(o));
+  }
+  return out;
+}
+
+std::string render_html(const Report& report) {
+  std::ostringstream html;
+  html << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>"
+       << html_escape(report.title) << "</title>\n<style>\n"
+       << "body{font-family:sans-serif;margin:24px;color:#222;max-width:1100px}\n"
+       << "table{border-collapse:collapse;margin:6px 0 18px}\n"
+       << "th,td{border:1px solid #bbb;padding:3px 9px;text-align:right}\n"
+       << "th:first-child,td:first-child{text-align:left}\nth{background:#f0f0f0}\n"
+       << "dl{display:grid;grid-template-columns:max-content auto;gap:2px 14px}\n"
+       << "dt{font-weight:bold}dd{margin:0}\n"
+       << ".figs{display:flex;flex-wrap:wrap;gap:14px}\n"
+       << "figure{margin:0}figcaption{font-size:12px;color:#555;max-width:320px}\n"
+       << ".legend span{margin-right:14px}\n</style></head><body>\n";
+  html << "<h1>" << html_escape(report.title) << "</h1>\n";
+  if (!report.facts.empty()) {
+    html << "<dl>\n";
+    for (const auto& [k, v] : report.facts)
+      html << "<dt>" << html_escape(k) << "</dt><dd>" << html_escape(v) << "</dd>\n";
+    html << "</dl>\n";
+  }
+  if (!report.tables.empty()) {
+    html << "<h2>Metrics</h2>\n";
+    for (const auto& t : report.tables) html << html_table(t);
+  }
+  if (!report.figures.empty()) {
+    html << "<h2>Curves</h2>\n<div class=\"figs\">\n";
+    for (const auto& [caption, svg] : report.figures)
+      html << "<figure>" << svg << "<figcaption>" << html_escape(caption)
+           << "</figcaption></figure>\n";
+    html << "</div>\n";
+  }
+  if (!report.overlays.empty()) {
+    html << "<h2>Detections</h2>\n<p class=\"legend\"><span style=\"color:#2ca02c\">&#9632; mass "
+            "found</span><span style=\"color:#c8a800\">&#9632; mass missed (dashed)</span>"
+            "<span style=\"color:#3b8bff\">&#9632; detection on a mass</span>"
+            "<span style=\"color:#ff3030\">&#9632; false positive</span></p>\n"
+            "<div class=\"figs\">\n";
+    for (const auto& o : report.overlays)
+      html << "<figure>" << svg_overlay(o) << "<figcaption>" << html_escape(o.caption)
+           << "</figcaption></figure>\n";
+    html << "</div>\n";
+  }
+  for (const auto& note : report.notes) html << "<p>" << html_escape(note) << "</p>\n";
+  html << "</body></html>\n";
+  return html.str();
+}
+
+void write_report(const std::string& path, const Report& report) {
+  write_file_atomic(path, render_html(report));
+}
+
+TrainLog read_train_log(const std::string& path) {
+  TrainLog log;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty()) continue;
+    Json entry = Json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (entry.is_discarded() || !entry.is_object()) continue;
+    const std::string type = entry.value("type", "");
+    if (type == "train")
+      log.steps.push_back(std::move(entry));
+    else if (type == "val")
+      log.validations.push_back(std::move(entry));
+  }
+  return log;
+}
+
+std::vector<std::pair<std::string, std::string>> training_figures(const TrainLog& log) {
+  std::vector<std::pair<std::string, std::string>> figures;
+  if (log.steps.empty()) return figures;
+  static const std::set<std::string> not_losses = {"type", "epoch",   "iter",     "lr",
+                                                   "time", "elapsed", "grad_norm"};
+  std::vector<std::string> names;
+  for (const auto& step : log.steps)
+    for (const auto& [key, value] : step.items())
+      if (!not_losses.count(key) && value.is_number() &&
+          std::find(names.begin(), names.end(), key) == names.end())
+        names.push_back(key);
+  // The total first, then the parts.
+  std::stable_partition(names.begin(), names.end(),
+                        [](const std::string& n) { return n == "loss"; });
+  std::vector<PlotSeries> losses;
+  for (const auto& name : names) {
+    PlotSeries s{name, {}};
+    for (const auto& step : log.steps)
+      if (step.contains(name) && step[name].is_number())
+        s.points.push_back({step.value("iter", 0.0), step[name].get<double>()});
+    losses.push_back(std::move(s));
+  }
+  PlotOptions lo = plot_options("Training losses", "iteration", "loss");
+  figures.push_back({"Losses (means over each logging interval) against the iteration.",
+                     svg_line_plot(losses, lo)});
+  PlotSeries lr{"lr", {}};
+  for (const auto& step : log.steps)
+    if (step.contains("lr") && step["lr"].is_number())
+      lr.points.push_back({step.value("iter", 0.0), step["lr"].get<double>()});
+  PlotOptions lro = plot_options("Learning rate", "iteration", "lr");
+  figures.push_back({"Learning rate (warm-up, then the schedule).", svg_line_plot({lr}, lro)});
+  if (!log.validations.empty()) {
+    PlotSeries v{log.validations.back().value("metric", "value"), {}};
+    for (const auto& e : log.validations)
+      if (e.contains("value") && e["value"].is_number())
+        v.points.push_back({e.value("epoch", 0.0), e["value"].get<double>()});
+    PlotOptions vo = plot_options("Validation", "epoch", v.name);
+    figures.push_back(
+        {"The validation metric that picks the best checkpoint.", svg_line_plot({v}, vo)});
+  }
+  return figures;
+}
+
+ReportTable metrics_table(const std::string& title, const std::vector<std::string>& columns,
+                          const std::vector<Json>& metrics) {
+  ReportTable table;
+  table.title = title;
+  table.header.push_back("metric");
+  for (const auto& c : columns) table.header.push_back(c);
+  auto value_text = [](const Json& v) {
+    if (v.is_null()) return std::string("none");
+    if (!v.is_number()) return std::string("n/a");
+    const double d = v.get<double>();
+    return d < 0 ? std::string("n/a") : fixed(d);
+  };
+  auto add_row = [&](const std::string& name, auto&& get) {
+    std::vector<std::string> row{name};
+    for (const auto& m : metrics) row.push_back(value_text(get(m)));
+    table.rows.push_back(std::move(row));
+  };
+  // One row per key of a keyed section ("ap": {"0.5": ..}), in numeric order of the keys.
+  auto add_keyed_rows = [&](const std::string& section, const Json& missing,
+                            const std::function<std::string(double)>& row_name) {
+    std::map<double, std::string> keys;
+    for (const auto& m : metrics)
+      if (m.contains(section) && m[section].is_object())
+        for (const auto& [key, value] : m[section].items()) keys[std::stod(key)] = key;
+    for (const auto& [number_value, key] : keys)
+      add_row(row_name(number_value), [&](const Json& m) {
+        return m.contains(section) && m[section].contains(key) ? m[section][key] : missing;
+      });
+  };
+  add_keyed_rows("ap", Json(), [](double thr) { return "AP@" + number(thr * 100, 3); });
+  for (const auto& [key, name] :
+       std::vector<std::pair<std::string, std::string>>{{"ap50_small", "AP@50 small"},
+                                                        {"ap50_medium", "AP@50 medium"},
+                                                        {"ap50_large", "AP@50 large"},
+                                                        {"tpr", "TPR"},
+                                                        {"fppi", "FPPI"},
+                                                        {"score_thr", "score threshold"},
+                                                        {"cpm", "CPM"}}) {
+    const std::string k = key;
+    add_row(name, [&](const Json& m) { return m.contains(k) ? m[k] : Json("n/a"); });
+  }
+  add_keyed_rows("sensitivity_at", Json("n/a"),
+                 [](double f) { return "sensitivity @ " + number(f, 3) + " FPPI"; });
+  std::vector<std::string> counts{"images"};
+  for (const auto& m : metrics)
+    counts.push_back(std::to_string(m.value("num_images", 0)) + " (" +
+                     std::to_string(m.value("num_masses", 0)) + " masses)");
+  table.rows.push_back(counts);
+  return table;
+}
+
+PlotSeries froc_series(const std::string& name, const Json& metrics) {
+  PlotSeries s{name, {}};
+  if (metrics.contains("froc") && metrics["froc"].is_array())
+    for (const auto& p : metrics["froc"])
+      if (p.is_array() && p.size() == 2 && p[0].is_number() && p[1].is_number())
+        s.points.push_back({p[0].get<double>(), p[1].get<double>()});
+  return s;
+}
+
+std::string froc_plot(const std::vector<PlotSeries>& curves, const std::string& title) {
+  PlotOptions options = plot_options(title, "false positives per image", "sensitivity");
+  options.log_x = true;
+  return svg_line_plot(curves, options);
+}
+
+void add_checkpoint_evaluation(Report& report, const std::string& table_title,
+                               const std::string& froc_caption, const Json& val_metrics,
+                               const Json& test_metrics) {
+  std::vector<std::string> columns;
+  std::vector<Json> metrics;
+  if (!val_metrics.is_null()) {
+    columns.push_back("validation");
+    metrics.push_back(val_metrics);
+  }
+  columns.push_back("test");
+  metrics.push_back(test_metrics);
+  report.tables.push_back(metrics_table(table_title, columns, metrics));
+  std::vector<PlotSeries> curves;
+  for (size_t i = 0; i < metrics.size(); ++i) curves.push_back(froc_series(columns[i], metrics[i]));
+  report.figures.push_back({froc_caption, froc_plot(curves)});
+}
+
+std::string write_train_report(const std::string& work_dir, const Report& extra) {
+  const fs::path dir(work_dir);
+  if (!fs::is_directory(dir)) throw Error("report: " + work_dir + " is not a folder");
+  Report r;
+  r.title = extra.title.empty() ? "mbmd training run: " + dir.filename().string() : extra.title;
+  const fs::path config_path = dir / "config.json";
+  if (fs::exists(config_path)) {
+    const Json config = Json::parse(read_file_bytes(config_path.string()), nullptr, false);
+    auto get = [&](const std::string& key) -> std::string {
+      try {
+        const Json& v = config_at(config, key);
+        return v.is_string() ? v.get<std::string>() : v.dump();
+      } catch (const Error&) {
+        return "?";
+      }
+    };
+    if (!config.is_discarded()) {
+      r.facts.push_back({"model", "ResNet-" + get("model.backbone.depth") + " + " +
+                                      get("model.neck.type") + " neck, " +
+                                      get("model.num_classes") + " class(es)"});
+      r.facts.push_back({"input scale", get("input.scale")});
+      r.facts.push_back({"data", get("data.dataset") + " " + get("data.ann_file") +
+                                     get("data.root") + " (split " + get("data.split") +
+                                     ", permutation " + get("data.permutation") + ")"});
+      r.facts.push_back({"schedule", get("train.epochs") + " epochs, batch " +
+                                         get("train.batch_size") + ", lr " + get("train.lr") +
+                                         " (" + get("train.schedule") + " " + get("train.steps") +
+                                         ")"});
+    }
+  }
+  const TrainLog log = read_train_log((dir / "log.jsonl").string());
+  if (!log.steps.empty()) {
+    const Json& last = log.steps.back();
+    r.facts.push_back({"training", std::to_string(last.value("iter", 0)) + " iterations, " +
+                                       std::to_string(last.value("epoch", 0)) + " epochs, " +
+                                       fixed(last.value("elapsed", 0.0) / 60.0, 1) + " min"});
+  }
+  if (!log.validations.empty()) {
+    const Json* best = &log.validations.front();
+    for (const auto& v : log.validations)
+      if (v.value("value", -1.0) > best->value("value", -1.0)) best = &v;
+    r.facts.push_back({"best validation", best->value("metric", "") + " " +
+                                              fixed(best->value("value", -1.0)) + " at epoch " +
+                                              std::to_string(best->value("epoch", 0))});
+    const Json& last = log.validations.back();
+    r.tables.push_back(metrics_table("Validation, epoch " + std::to_string(last.value("epoch", 0)),
+                                     {"validation"}, {last.value("metrics", Json::object())}));
+  }
+  r.facts.insert(r.facts.end(), extra.facts.begin(), extra.facts.end());
+  r.tables.insert(r.tables.end(), extra.tables.begin(), extra.tables.end());
+  r.figures = training_figures(log);
+  if (!log.validations.empty()) {
+    r.figures.push_back(
+        {"FROC on the validation part at the last validation.",
+         froc_plot({froc_series("validation", log.validations.back().value("metrics", Json()))},
+                   "FROC (validation, last epoch)")});
+  }
+  r.figures.insert(r.figures.end(), extra.figures.begin(), extra.figures.end());
+  r.overlays = extra.overlays;
+  r.notes = extra.notes;
+  const std::string path = (dir / "report.html").string();
+  write_report(path, r);
+  return path;
+}
+
+}  // namespace mbmd::engine

@@ -1,0 +1,150 @@
+#include "mbmd/workflows/cv.h"
+
+#include <filesystem>
+#include <iostream>
+
+#include "mbmd/core/atomic_file.h"
+#include "mbmd/core/error.h"
+#include "mbmd/core/json_file.h"
+#include "mbmd/data/split.h"
+#include "mbmd/eval/metric_names.h"
+#include "mbmd/pipeline/data_pipeline.h"
+
+namespace mbmd::engine {
+namespace fs = std::filesystem;
+namespace {
+
+void check_cv_work_dir(const CvOptions& options) {
+  if (options.work_dir.empty()) throw Error("cv needs a work dir");
+  const fs::path dir(options.work_dir);
+  if (fs::exists(dir) && !fs::is_directory(dir))
+    throw Error("work dir " + options.work_dir + " is a file, not a folder");
+  if (!options.resume && (fs::exists(dir / "summary.json") || fs::exists(dir / "fold0")))
+    throw Error("work dir " + options.work_dir +
+                " already holds a cross-validation run: continue it with --resume or choose "
+                "another --work-dir");
+}
+
+// The AP thresholds the summary's metrics need besides eval.iou_thrs (each name checked).
+std::vector<double> metric_iou_thrs(const std::vector<std::string>& names) {
+  std::vector<double> iou_thrs;
+  for (const auto& n : names) {
+    check_metric_name(n);
+    if (const double iou = ap_metric_iou(n); iou > 0) iou_thrs.push_back(iou);
+  }
+  return iou_thrs;
+}
+
+// The parts: from --split-file, from a resumed run's split.json, or made from data.split_seed.
+data::Split cv_split(const Json& config, const CvOptions& options, const data::Dataset& dataset,
+                     const std::string& split_path, std::string* origin) {
+  data::Split split;
+  if (!options.split_file.empty()) {
+    split = data::read_split(options.split_file);
+    *origin = options.split_file;
+  } else if (options.resume && fs::exists(split_path)) {
+    split = data::read_split(split_path);
+    *origin = split_path + " (kept from the run)";
+  } else {
+    split = data::make_split(dataset.samples, config_at(config, "data.split_seed").get<uint64_t>(),
+                             dataset.root);
+    *origin = "made with data.split_seed " + config_at(config, "data.split_seed").dump();
+  }
+  data::check_split(split, dataset.samples);
+  return split;
+}
+
+// Every permutation to run must have images in each of its three parts.
+void check_folds(const data::Split& split, const data::Dataset& dataset, int folds) {
+  const int parts = static_cast<int>(split.parts.size());
+  if (parts < 3)
+    throw Error("a cross-validation split needs at least 3 parts, got " + std::to_string(parts));
+  if (folds < 1 || folds > parts)
+    throw Error("--folds must be in 1.." + std::to_string(parts) + ", got " +
+                std::to_string(folds));
+  for (int r = 0; r < folds; ++r) {
+    const data::Fold fold = data::split_fold(split, r);
+    const auto count = [&](const std::vector<std::string>& ids) {
+      return usable_samples(data::select_samples(dataset.samples, ids)).size();
+    };
+    if (count(fold.train) == 0 || count(fold.val) == 0 || count(fold.test) == 0)
+      throw Error("permutation " + std::to_string(r) + " has an empty part (" +
+                  std::to_string(count(fold.train)) + " train, " + std::to_string(count(fold.val)) +
+                  " validation, " + std::to_string(count(fold.test)) + " test images): the " +
+                  "dataset has too few patients for " + std::to_string(parts) + " parts");
+  }
+}
+
+// Permutation r of the run, or its result kept from before when resuming.
+FoldResult cv_fold(const CvRun& run, const CvOptions& options, int r,
+                   const std::vector<double>& iou_thrs) {
+  const fs::path fold_dir = fs::path(run.work_dir) / ("fold" + std::to_string(r));
+  const fs::path fold_file = fold_dir / "fold.json";
+  if (options.resume && fs::exists(fold_file)) {
+    if (options.progress) std::cerr << "fold " << r << ": done before, kept\n";
+    return fold_from_json(read_json_file(fold_file.string()));
+  }
+  Json fold_config = run.config;
+  fold_config["data"]["split"] = "cv";
+  fold_config["data"]["split_file"] = run.split_file;
+  fold_config["data"]["permutation"] = r;
+  if (options.progress)
+    std::cerr << "fold " << r << " of " << options.folds << " (permutation " << r
+              << "): " << fold_dir.string() << "\n";
+  FoldOptions fold_options;
+  fold_options.resume = options.resume;
+  fold_options.progress = options.progress;
+  fold_options.overlays = options.overlays;
+  fold_options.extra_iou_thrs = iou_thrs;
+  FoldResult fold = run_fold(fold_config, fold_dir.string(), fold_options);
+  write_json_file(fold_file.string(), fold_to_json(fold));
+  return fold;
+}
+
+}  // namespace
+
+CvResult run_cv(const Json& config, const CvOptions& options) {
+  // Checks before any training.
+  check_cv_work_dir(options);
+  const fs::path dir(options.work_dir);
+  CvRun run;
+  run.config = config;
+  run.work_dir = options.work_dir;
+  run.folds_planned = options.folds;
+  run.metrics = options.metrics.empty() ? default_cv_metrics() : options.metrics;
+  const std::vector<double> iou_thrs = metric_iou_thrs(run.metrics);
+  check_best_metric(config_at(config, "train.best_metric").get<std::string>());
+  const data::Dataset dataset = read_dataset_from_config(config);
+  run.dataset_name = dataset.name;
+  run.usable_images = static_cast<int>(usable_samples(dataset.samples).size());
+  if (run.usable_images == 0)
+    throw Error("the dataset is empty: data.dataset \"" +
+                config_at(config, "data.dataset").get<std::string>() + "\" (" +
+                config_at(config, "data.ann_file").get<std::string>() +
+                config_at(config, "data.root").get<std::string>() + ") gave no usable images");
+  run.split_file = (dir / "split.json").string();
+  const data::Split split = cv_split(config, options, dataset, run.split_file, &run.split_origin);
+  run.parts = static_cast<int>(split.parts.size());
+  check_folds(split, dataset, options.folds);
+
+  // The run: each finished fold updates the summary, so an interrupted run shows what it has.
+  fs::create_directories(dir);
+  data::write_split(run.split_file, split);
+  write_file_atomic((dir / "config.json").string(), config.dump(2) + "\n");
+  CvResult result;
+  result.split_file = run.split_file;
+  result.summary_md = (dir / "summary.md").string();
+  result.summary_csv = (dir / "summary.csv").string();
+  result.summary_json = (dir / "summary.json").string();
+  result.report = (dir / "report.html").string();
+  for (int r = 0; r < options.folds; ++r) {
+    const bool kept =
+        options.resume && fs::exists(dir / ("fold" + std::to_string(r)) / "fold.json");
+    result.folds.push_back(cv_fold(run, options, r, iou_thrs));
+    if (!kept) write_cv_summary(run, result);
+  }
+  write_cv_summary(run, result);
+  return result;
+}
+
+}  // namespace mbmd::engine

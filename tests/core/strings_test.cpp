@@ -1,0 +1,32 @@
+#include "mbmd/core/strings.h"
+
+#include <gtest/gtest.h>
+
+namespace mbmd {
+namespace {
+
+TEST(Strings, TrimAndCase) {
+  EXPECT_EQ(trim("  a b \t\n"), "a b");
+  EXPECT_EQ(trim(" \t "), "");
+  EXPECT_EQ(lower("MlO"), "mlo");
+  EXPECT_EQ(upper("cc"), "CC");
+}
+
+TEST(Strings, SplitKeepsEmptyParts) {
+  EXPECT_EQ(split("a,,b", ','), (std::vector<std::string>{"a", "", "b"}));
+  EXPECT_EQ(split("", ','), (std::vector<std::string>{""}));
+  EXPECT_EQ(split("a,", ','), (std::vector<std::string>{"a", ""}));
+  EXPECT_EQ(join({"a", "", "b"}, "+"), "a++b");
+  EXPECT_EQ(join(split("x;y;z", ';'), ";"), "x;y;z");
+}
+
+TEST(Strings, DigitsAndFixed) {
+  EXPECT_TRUE(all_digits("0123"));
+  EXPECT_FALSE(all_digits(""));
+  EXPECT_FALSE(all_digits("12a"));
+  EXPECT_EQ(fixed_text(0.12345), "0.1235");
+  EXPECT_EQ(fixed_text(2.0, 1), "2.0");
+}
+
+}  // namespace
+}  // namespace mbmd
