@@ -13,13 +13,13 @@ ArgParser::ArgParser(std::string command, std::string summary)
 ArgParser& ArgParser::option(const std::string& name, const std::string& help,
                              std::string default_value, bool repeated) {
   order_.push_back(name);
-  specs_[name] = Spec{help, std::move(default_value), true, repeated};
+  specs_[name] = Spec{help, std::move(default_value), true, repeated, nullptr};
   return *this;
 }
 
 ArgParser& ArgParser::flag(const std::string& name, const std::string& help) {
   order_.push_back(name);
-  specs_[name] = Spec{help, "", false, false};
+  specs_[name] = Spec{help, "", false, false, nullptr};
   return *this;
 }
 
@@ -27,6 +27,45 @@ ArgParser& ArgParser::positional(const std::string& name, const std::string& hel
   positional_specs_.emplace_back(name, help);
   positional_many_ = many;
   return *this;
+}
+
+ArgParser& ArgParser::bind_last(std::function<void(const ArgParser&, const std::string&)> store) {
+  if (order_.empty()) throw std::logic_error("ArgParser::to: no option declared before it");
+  specs_.at(order_.back()).store = std::move(store);
+  return *this;
+}
+
+ArgParser& ArgParser::to(std::string* target) {
+  return bind_last([target](const ArgParser& p, const std::string& n) { *target = p.get(n); });
+}
+
+ArgParser& ArgParser::to(int* target) {
+  return bind_last([target](const ArgParser& p, const std::string& n) { *target = p.get_int(n); });
+}
+
+ArgParser& ArgParser::to(int64_t* target) {
+  return bind_last([target](const ArgParser& p, const std::string& n) { *target = p.get_int(n); });
+}
+
+ArgParser& ArgParser::to(double* target) {
+  return bind_last(
+      [target](const ArgParser& p, const std::string& n) { *target = p.get_double(n); });
+}
+
+ArgParser& ArgParser::to(bool* target) {
+  return bind_last([target](const ArgParser& p, const std::string& n) { *target = p.has(n); });
+}
+
+ArgParser& ArgParser::to(std::vector<std::string>* target) {
+  return bind_last([target](const ArgParser& p, const std::string& n) { *target = p.get_all(n); });
+}
+
+void ArgParser::store_bound() const {
+  for (const auto& name : order_) {
+    const Spec& spec = specs_.at(name);
+    if (spec.store && (has(name) || !spec.default_value.empty() || !spec.takes_value))
+      spec.store(*this, name);
+  }
 }
 
 bool ArgParser::parse(const Args& args) {
@@ -65,6 +104,7 @@ bool ArgParser::parse(const Args& args) {
   if (!positional_many_ && positionals_.size() > positional_specs_.size())
     throw Error("unexpected argument '" + positionals_[positional_specs_.size()] + "' (see mbmd " +
                 command_ + " --help)");
+  store_bound();
   return true;
 }
 

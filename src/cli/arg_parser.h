@@ -2,6 +2,8 @@
 // options and positional arguments, with a generated help text. Unknown options are errors.
 #pragma once
 
+#include <functional>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -20,6 +22,17 @@ class ArgParser {
                     std::string default_value = "", bool repeated = false);
   ArgParser& flag(const std::string& name, const std::string& help);
   ArgParser& positional(const std::string& name, const std::string& help, bool many = false);
+
+  // Binds the option declared last to a variable: parse() stores its value there when it is
+  // given or has a default (a number that does not parse is an mbmd::Error naming the option),
+  // and leaves the variable as it is otherwise. A flag bound to a bool sets it to true when
+  // given; a repeated option bound to a list stores every occurrence.
+  ArgParser& to(std::string* target);
+  ArgParser& to(int* target);
+  ArgParser& to(int64_t* target);
+  ArgParser& to(double* target);
+  ArgParser& to(bool* target);
+  ArgParser& to(std::vector<std::string>* target);
 
   // Returns false when --help was given (the help is printed); throws mbmd::Error on bad usage.
   bool parse(const Args& args);
@@ -40,7 +53,10 @@ class ArgParser {
     std::string default_value;
     bool takes_value = true;
     bool repeated = false;
+    std::function<void(const ArgParser&, const std::string&)> store;  // set by to()
   };
+  ArgParser& bind_last(std::function<void(const ArgParser&, const std::string&)> store);
+  void store_bound() const;
   std::string command_;
   std::string summary_;
   std::vector<std::string> order_;

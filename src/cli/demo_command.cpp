@@ -7,44 +7,48 @@
 #include "mbmd/workflows/demo.h"
 
 namespace mbmd::cli {
+namespace {
+
+constexpr const char* kSummary =
+    "Trains and evaluates a quick MBMDNet (ResNet-18, multi-head FPN) end to end, in about\n"
+    "10 minutes on 2 cores: makes a synthetic mammography set (or reads mini-MIAS), splits it\n"
+    "by patient into five parts, trains on three, picks the checkpoint and operating point on\n"
+    "the fourth, evaluates and predicts the fifth, and writes DIR/report.html.\n\n"
+    "example: mbmd demo --work-dir build/demo-run\n"
+    "         mbmd demo --data mias --root ../shared/data/mini-mias --work-dir demo-mias";
+
+}  // namespace
 
 int demo_command(const Args& args) {
-  ArgParser parser(
-      "demo",
-      "Trains and evaluates a quick MBMDNet (ResNet-18, multi-head FPN) end to end, in about\n"
-      "10 minutes on 2 cores: makes a synthetic mammography set (or reads mini-MIAS), splits it\n"
-      "by patient into five parts, trains on three, picks the checkpoint and operating point on\n"
-      "the fourth, evaluates and predicts the fifth, and writes DIR/report.html.\n\n"
-      "example: mbmd demo --work-dir demo-run\n"
-      "         mbmd demo --data mias --root ../shared/data/mini-mias --work-dir demo-mias");
+  engine::DemoOptions options;
+  ArgParser parser("demo", kSummary);
   parser
       .option("work-dir", "folder for the data, the run, the predictions and the report",
               "demo-run")
+      .to(&options.work_dir)
       .option("data", "phantom (synthetic, made here) or mias (mini-MIAS, films with masses)",
               "phantom")
+      .to(&options.data)
       .option("root", "the mini-MIAS folder (Info.txt and mdbNNN files) for --data mias")
+      .to(&options.root)
       .option("config", "config file or name under configs/ (default demo, or demo_quick)")
+      .to(&options.config)
       .flag("quick", "a tiny run in seconds: small films, one epoch (checks the pipeline)")
+      .to(&options.quick)
       .option("patients", "phantom patients, two films each (default 40, 10 with --quick)")
+      .to(&options.patients)
       .option("film-size", "phantom film size WIDTHxHEIGHT (default 320x416, 96x128 --quick)")
+      .to(&options.film_size)
       .option("seed", "phantom and split seed", "0")
+      .to(&options.seed)
       .option("set", "override a config key: key=value", "", true)
+      .to(&options.overrides)
       .option("threads", "intra-op threads (0: all cores; default runtime.threads)")
+      .to(&options.threads)
       .flag("quiet", "no progress on stderr");
   if (!parser.parse(args)) return 0;
   if (!parser.positionals().empty())
     throw Error("demo takes no positional arguments, got '" + parser.positionals()[0] + "'");
-  engine::DemoOptions options;
-  options.work_dir = parser.get("work-dir");
-  options.data = parser.get("data");
-  if (parser.has("root")) options.root = parser.get("root");
-  if (parser.has("config")) options.config = parser.get("config");
-  options.overrides = parser.get_all("set");
-  options.quick = parser.has("quick");
-  if (parser.has("patients")) options.patients = parser.get_int("patients");
-  if (parser.has("film-size")) options.film_size = parser.get("film-size");
-  options.seed = parser.get_int("seed");
-  if (parser.has("threads")) options.threads = parser.get_int("threads");
   options.progress = !parser.has("quiet");
   const engine::DemoResult result = engine::run_demo(options);
   std::cout << engine::format_table(result.test) << "\nreport: " << result.report << "\n";

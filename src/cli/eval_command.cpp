@@ -70,14 +70,16 @@ int eval_model(const ArgParser& parser) {
   return 0;
 }
 
+constexpr const char* kSummary =
+    "AP at IoU thresholds (COCO rules), AP@50 by box size, TPR and FPPI at an "
+    "operating point, FROC and CPM\nfor a COCO ground-truth file and a COCO "
+    "results file.\n\nexample: mbmd eval --gt test_gt.json --dets dets.json "
+    "--hit center --json";
+
 }  // namespace
 
 int eval_command(const Args& args) {
-  ArgParser parser("eval",
-                   "AP at IoU thresholds (COCO rules), AP@50 by box size, TPR and FPPI at an "
-                   "operating point, FROC and CPM\nfor a COCO ground-truth file and a COCO "
-                   "results file.\n\nexample: mbmd eval --gt test_gt.json --dets dets.json "
-                   "--hit center --json");
+  ArgParser parser("eval", kSummary);
   parser.option("gt", "COCO ground-truth file (images, annotations, categories)")
       .option("dets", "COCO results file: [{image_id, category_id, bbox, score}, ...]")
       .option("iou-thrs", "IoU thresholds of the APs, comma separated", "0.2,0.5,0.75")

@@ -1,5 +1,6 @@
 // `mbmd predict`: runs a trained detector on image files (DICOM, PNG, PGM) and writes COCO
-// results, optionally with overlay pictures (docs/training.md).
+// results, optionally with overlay pictures (docs/training.md). Options only; the work is
+// mbmd::engine::run_predict (workflows/predict.h).
 #include <iostream>
 
 #include "arg_parser.h"
@@ -9,38 +10,65 @@
 #include "mbmd/workflows/predict.h"
 
 namespace mbmd::cli {
+namespace {
+
+constexpr const char* kSummary =
+    "Runs a trained detector on images (DICOM, PNG or PGM files, or folders searched\n"
+    "recursively) and writes a COCO results file: a list of {image_id (the file's stem, or with\n"
+    "--gt the ground truth's id), category_id (1-based), bbox [x, y, w, h] in original pixels,\n"
+    "score, file_name, and laterality, view and patient_id where a DICOM file says}. Files are\n"
+    "decoded on worker threads while the model runs. The config is the checkpoint's unless\n"
+    "--config is given.\n\n"
+    "With --tta flip, or several --checkpoint (an ensemble), the runs of each image are merged\n"
+    "(--merge wbf or nms).\n\n"
+    "example: mbmd predict --checkpoint runs/mhfpn/best.ckpt scans/ --out dets.json \\\n"
+    "           --overlay overlays/ --score-thr 0.3";
+
+}  // namespace
+
 int predict_command(const Args& args) {
-  ArgParser parser(
-      "predict",
-      "Runs a trained detector on images (DICOM, PNG or PGM files, or folders searched\n"
-      "recursively) and writes a COCO results file: a list of {image_id (the file's stem),\n"
-      "category_id (1-based), bbox [x, y, w, h] in original pixels, score}. Files are decoded\n"
-      "on worker threads while the model runs. The config is the checkpoint's unless --config\n"
-      "is given.\n\n"
-      "example: mbmd predict --checkpoint runs/mhfpn/best.ckpt scans/ --out dets.json \\\n"
-      "           --overlay overlays/ --score-thr 0.3");
-  parser.positional("INPUT", "image files or folders", /*many=*/true)
-      .option("checkpoint", "the trained model (best.ckpt or last.ckpt of `mbmd train`)")
-      .option("config", "config file or name (default: the one stored in the checkpoint)")
-      .option("set", "override a config key: key=value", "", true)
-      .option("out", "the COCO results json to write")
-      .option("overlay", "also write one PNG per image with boxes and scores into this folder")
-      .option("score-thr", "leave out detections scoring below this (default: keep all)")
-      .option("overlay-thr", "draw detections scoring at least this on overlays", "0.5")
-      .option("batch", "images per forward pass", "1")
-      .option("threads", "intra-op threads (0: all cores; default runtime.threads)");
-  if (!parser.parse(args)) return 0;
   engine::PredictOptions options;
-  if (parser.has("checkpoint")) options.checkpoint = parser.get("checkpoint");
-  if (parser.has("out")) options.out = parser.get("out");
+  std::string config, tta, merge;
+  ArgParser parser("predict", kSummary);
+  parser.positional("INPUT", "image files or folders", /*many=*/true)
+      .option("checkpoint",
+              "the trained model (best.ckpt or last.ckpt of `mbmd train`); several make an "
+              "ensemble (e.g. the five best.ckpt of `mbmd cv`)",
+              "", true)
+      .to(&options.checkpoints)
+      .option("config", "config file or name (default: the one stored in the checkpoint)")
+      .to(&config)
+      .option("set", "override a config key: key=value", "", true)
+      .to(&options.overrides)
+      .option("out", "the COCO results json to write")
+      .to(&options.out)
+      .option("gt", "a COCO ground truth: results get its image ids, matched by file name")
+      .to(&options.gt)
+      .option("overlay", "also write one PNG per image with boxes and scores into this folder")
+      .to(&options.overlay_dir)
+      .option("score-thr", "leave out detections scoring below this (default: keep all)")
+      .to(&options.score_thr)
+      .option("overlay-thr", "draw detections scoring at least this on overlays", "0.5")
+      .to(&options.overlay_thr)
+      .option("batch", "images per forward pass", "1")
+      .to(&options.batch)
+      .option("threads", "intra-op threads (0: all cores; default runtime.threads)")
+      .to(&options.threads)
+      .option("tta", "test-time augmentation: none, or flip (the image and its mirror, merged)",
+              "none")
+      .to(&tta)
+      .option("merge", "how several models or views are merged: wbf (weighted box fusion) or nms",
+              "wbf")
+      .to(&merge)
+      .option("merge-iou", "IoU at which boxes of several runs are one finding", "0.55")
+      .to(&options.merge.iou_thr);
+  if (!parser.parse(args)) return 0;
   options.inputs = parser.positionals();
-  if (parser.has("config")) options.config = load_config(parser.get("config"));
-  options.overrides = parser.get_all("set");
-  if (parser.has("overlay")) options.overlay_dir = parser.get("overlay");
-  if (parser.has("score-thr")) options.score_thr = parser.get_double("score-thr");
-  options.overlay_thr = parser.get_double("overlay-thr");
-  options.batch = parser.get_int("batch");
-  if (parser.has("threads")) options.threads = parser.get_int("threads");
+  if (tta != "none" && tta != "flip")
+    throw Error("option --tta: expected none or flip, got '" + tta + "'");
+  options.tta_flip = tta == "flip";
+  options.merge.method = engine::parse_merge_method(merge);
+  if (!config.empty()) options.config = load_config(config);
   const engine::PredictResult result = engine::run_predict(options);
   std::cout << result.images << " images, " << result.detections << " detections -> " << options.out
             << " (" << result.threads << " threads)\n";

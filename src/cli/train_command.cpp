@@ -30,44 +30,45 @@ Args without_nproc(const Args& args) {
 
 }  // namespace
 
+constexpr const char* kSummary =
+    "Trains a detector: SGD with momentum and weight decay, warm-up, step or cosine schedule,\n"
+    "validation every train.val_interval epochs. DIR gets config.json, log.jsonl (one JSON\n"
+    "object per logged step and per validation), last.ckpt after every epoch and best.ckpt\n"
+    "by train.best_metric. --resume continues from DIR/last.ckpt exactly where it stopped\n"
+    "(same optimiser state, schedule and data order); without --config it reuses the run's.\n"
+    "--nproc N trains data-parallel on N local processes (train.batch_size per process); for\n"
+    "several machines start the ranks with torchrun's variables (docs/distributed.md).\n\n"
+    "example: mbmd train --config mbmdnet_r50_mhfpn --work-dir runs/mhfpn \\\n"
+    "           --set data.dataset=mias --set data.root=/data/mini-mias --set train.epochs=24";
+
 int train_command(const Args& args) {
-  ArgParser parser(
-      "train",
-      "Trains a detector: SGD with momentum and weight decay, warm-up, step or cosine schedule,\n"
-      "validation every train.val_interval epochs. DIR gets config.json, log.jsonl (one JSON\n"
-      "object per logged step and per validation), last.ckpt after every epoch and best.ckpt\n"
-      "by train.best_metric. --resume continues from DIR/last.ckpt exactly where it stopped\n"
-      "(same optimiser state, schedule and data order); without --config it reuses the run's.\n"
-      "--nproc N trains data-parallel on N local processes (train.batch_size per process); for\n"
-      "several machines start the ranks with torchrun's variables (docs/distributed.md).\n\n"
-      "example: mbmd train --config mbmdnet_r50_mhfpn --work-dir runs/mhfpn \\\n"
-      "           --set data.dataset=mias --set data.root=/data/mini-mias --set train.epochs=24");
+  engine::TrainRunOptions options;
+  ArgParser parser("train", kSummary);
   parser.option("config", "config file or name under configs/")
+      .to(&options.config)
       .option("work-dir", "folder for checkpoints, logs and the resolved config")
+      .to(&options.train.work_dir)
       .flag("resume", "continue the run in --work-dir from its last.ckpt")
+      .to(&options.train.resume)
       .option("set", "override a config key: key=value", "", true)
+      .to(&options.overrides)
       .option("threads", "intra-op threads (0: all cores; default runtime.threads)")
+      .to(&options.threads)
       .option("stop-after-epoch",
               "stop once this many epochs are done (continue later with --resume)", "0")
+      .to(&options.train.stop_after_epoch)
       .flag("quiet", "no progress line on stderr")
       .option("nproc", "data-parallel processes on this machine (each with train.batch_size)", "1")
+      .to(&options.nproc)
       .option("dist-timeout",
               "seconds a rank waits for the others (rendezvous, gradients, the per-epoch "
               "barrier) before it stops",
-              "300");
+              "300")
+      .to(&options.train.dist_timeout_s);
   if (!parser.parse(args)) return 0;
   if (!parser.positionals().empty())
     throw Error("train takes no positional arguments, got '" + parser.positionals()[0] + "'");
-  engine::TrainRunOptions options;
-  if (parser.has("config")) options.config = parser.get("config");
-  options.overrides = parser.get_all("set");
-  if (parser.has("threads")) options.threads = parser.get_int("threads");
-  if (parser.has("work-dir")) options.train.work_dir = parser.get("work-dir");
-  options.train.resume = parser.has("resume");
-  options.train.stop_after_epoch = parser.get_int("stop-after-epoch");
   options.train.progress = !parser.has("quiet");
-  options.train.dist_timeout_s = parser.get_double("dist-timeout");
-  options.nproc = parser.get_int("nproc");
   options.rank_args = without_nproc(args);
   const engine::TrainRunResult run = engine::run_training(options);
   if (run.launched) {

@@ -58,7 +58,7 @@ void run_detector(model::FasterRCNNImpl& model, DataPipeline& pipeline,
   model.train(was_training);
 }
 
-Json coco_results(const std::string& image_id, const model::Detections& d, double score_thr) {
+Json coco_results(const Json& image_id, const model::Detections& d, double score_thr) {
   Json out = Json::array();
   if (!d.boxes.defined() || d.boxes.numel() == 0) return out;
   const auto boxes = d.boxes.to(at::kDouble).contiguous();

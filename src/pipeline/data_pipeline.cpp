@@ -178,6 +178,7 @@ void DataPipeline::start_epoch(int64_t epoch) {
   stop_workers();
   plan_ = plan_epoch(samples_.size(), options_.seed, epoch, options_.train,
                      options_.train ? options_.input.flip_prob : 0.0);
+  if (options_.flip_all && !options_.train) plan_.flips.assign(plan_.flips.size(), true);
   if (options_.shard_world > 1) {
     // This rank's positions of the epoch's order; the flip drawn for a position goes with it.
     EpochPlan shard;

@@ -4,14 +4,17 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <map>
 
 #include "mbmd/core/atomic_file.h"
 #include "mbmd/core/error.h"
+#include "mbmd/core/json_file.h"
 #include "mbmd/core/threads.h"
 #include "mbmd/data/dicom.h"
 #include "mbmd/data/image_io.h"
+#include "mbmd/inference/merge.h"
 #include "mbmd/inference/predictor.h"
 #include "mbmd/pipeline/data_pipeline.h"
 #include "mbmd/report/overlay.h"
@@ -48,7 +51,8 @@ std::vector<fs::path> collect_inputs(const std::vector<std::string>& inputs) {
   return files;
 }
 
-// One sample per file, its image id the file's stem (which must be unique).
+// One sample per file, its image id the file's stem (which must be unique); a DICOM file's
+// laterality, view and patient from its header.
 std::vector<data::Sample> input_samples(const std::vector<std::string>& inputs) {
   std::vector<data::Sample> samples;
   std::map<std::string, std::string> seen;
@@ -56,6 +60,12 @@ std::vector<data::Sample> input_samples(const std::vector<std::string>& inputs) 
     data::Sample s;
     s.image_id = file.stem().string();
     s.file = file.string();
+    if (data::is_dicom_file(s.file)) {
+      const data::DicomImage info = data::read_dicom_info(s.file);
+      s.laterality = info.laterality;
+      s.view = info.view;
+      s.patient_id = info.patient_id;
+    }
     if (const auto [it, fresh] = seen.emplace(s.image_id, s.file); !fresh)
       throw Error("two inputs have the image id '" + s.image_id + "': " + it->second + " and " +
                   s.file + " (image ids are file stems)");
@@ -64,8 +74,63 @@ std::vector<data::Sample> input_samples(const std::vector<std::string>& inputs) 
   return samples;
 }
 
+// The ground truth's image ids by file name (and by file stem, for files converted to another
+// format), from its "images": [{"id", "file_name"}].
+std::map<std::string, Json> ground_truth_ids(const std::string& gt_path) {
+  const Json gt = read_json_file(gt_path, "ground-truth file");
+  if (!gt.is_object() || !gt.contains("images") || !gt["images"].is_array())
+    throw Error("ground-truth file " + gt_path + ": no 'images' list (is it a COCO file?)");
+  std::map<std::string, Json> ids;
+  for (size_t i = 0; i < gt["images"].size(); ++i) {
+    const Json& image = gt["images"][i];
+    const std::string where =
+        "ground-truth file " + gt_path + ": images[" + std::to_string(i) + "]";
+    if (!image.is_object() || !image.contains("id") || !image.contains("file_name") ||
+        !image["file_name"].is_string())
+      throw Error(where + " needs an id and a file_name");
+    const fs::path name = fs::path(image["file_name"].get<std::string>()).filename();
+    ids.emplace(name.string(), image["id"]);
+    ids.emplace(name.stem().string(), image["id"]);
+  }
+  return ids;
+}
+
+// Each sample's image id in the results: the ground truth's id when one is given.
+std::vector<Json> result_image_ids(const std::vector<data::Sample>& samples,
+                                   const std::string& gt_path) {
+  std::vector<Json> ids;
+  if (gt_path.empty()) {
+    for (const auto& s : samples) ids.emplace_back(s.image_id);
+    return ids;
+  }
+  const auto by_name = ground_truth_ids(gt_path);
+  for (const auto& s : samples) {
+    const fs::path file(s.file);
+    auto found = by_name.find(file.filename().string());
+    if (found == by_name.end()) found = by_name.find(file.stem().string());
+    if (found == by_name.end())
+      throw Error(s.file + ": no image of " + gt_path + " has this file name (--gt matches the " +
+                  "inputs to the ground truth's images by file_name)");
+    ids.push_back(found->second);
+  }
+  return ids;
+}
+
+// The results of one image: COCO entries with the input's file and what its header says.
+Json image_results(const Json& image_id, const data::Sample& sample,
+                   const model::Detections& detections, double score_thr) {
+  Json entries = coco_results(image_id, detections, score_thr);
+  for (auto& entry : entries) {
+    entry["file_name"] = sample.file;
+    if (!sample.laterality.empty()) entry["laterality"] = sample.laterality;
+    if (!sample.view.empty()) entry["view"] = sample.view;
+    if (!sample.patient_id.empty()) entry["patient_id"] = sample.patient_id;
+  }
+  return entries;
+}
+
 void check_predict_options(const PredictOptions& o) {
-  if (o.checkpoint.empty()) throw Error("predict needs --checkpoint FILE");
+  if (o.checkpoints.empty()) throw Error("predict needs --checkpoint FILE");
   if (o.out.empty()) throw Error("predict needs --out FILE.json");
   if (o.inputs.empty()) throw Error("predict needs at least one INPUT file or folder");
   if (o.batch < 1)
@@ -91,39 +156,98 @@ void make_output_folders(const PredictOptions& o) {
 
 }  // namespace
 
-PredictResult run_predict(const PredictOptions& options) {
-  check_predict_options(options);
-  const std::vector<data::Sample> samples = input_samples(options.inputs);
-  auto detector = load_detector(options.checkpoint, options.config, options.overrides);
-  PredictResult result;
-  result.images = samples.size();
-  result.threads = configure_threads(
-      options.threads >= 0 ? options.threads : detector.config["runtime"]["threads"].get<int>());
+namespace {
 
+// One pass of a model over the images (mirrored with `flip`), calling `sink` per image.
+void predict_pass(LoadedDetector& detector, const std::vector<data::Sample>& samples,
+                  const PredictOptions& options, bool flip, bool keep_original,
+                  const std::function<void(const ImageResult&)>& sink) {
   PipelineOptions pipeline_options = pipeline_options_from_config(detector.config, false);
   pipeline_options.batch_size = options.batch;
   pipeline_options.workers = std::max(1, pipeline_options.workers);
   pipeline_options.cache = false;
-  pipeline_options.keep_original = !options.overlay_dir.empty();
+  pipeline_options.keep_original = keep_original;
+  pipeline_options.flip_all = flip;
   DataPipeline pipeline(samples, pipeline_options);
+  run_detector(*detector.model, pipeline, sink);
+}
+
+// Progress on a terminal: "mbmd predict: pass 1/2, 10/100 images".
+class Progress {
+ public:
+  Progress(size_t passes, size_t images)
+      : passes_(passes), images_(images), tty_(isatty(STDERR_FILENO) != 0) {}
+  void image_done(size_t pass) {
+    if (!tty_) return;
+    ++done_;
+    std::cerr << "\rmbmd predict: ";
+    if (passes_ > 1) std::cerr << "pass " << pass + 1 << "/" << passes_ << ", ";
+    std::cerr << (done_ - 1) % images_ + 1 << "/" << images_ << " images" << std::flush;
+  }
+  ~Progress() {
+    if (tty_ && done_ > 0) std::cerr << "\n";
+  }
+
+ private:
+  size_t passes_, images_, done_ = 0;
+  bool tty_;
+};
+
+}  // namespace
+
+PredictResult run_predict(const PredictOptions& options) {
+  check_predict_options(options);
+  const std::vector<data::Sample> samples = input_samples(options.inputs);
+  const std::vector<Json> image_ids = result_image_ids(samples, options.gt);
+  std::vector<LoadedDetector> detectors;
+  for (const auto& checkpoint : options.checkpoints)
+    detectors.push_back(load_detector(checkpoint, options.config, options.overrides));
+  PredictResult result;
+  result.images = samples.size();
+  result.threads = configure_threads(
+      options.threads >= 0 ? options.threads
+                           : detectors.front().config["runtime"]["threads"].get<int>());
   make_output_folders(options);
 
-  Json results = Json::array();
-  size_t done = 0;
-  const bool tty = isatty(STDERR_FILENO) != 0;
+  // One run per model and view (the image, and its mirror with TTA); one run alone is written as
+  // it goes, several are merged per image once all have run.
+  const size_t views = options.tta_flip ? 2 : 1;
+  const size_t passes = detectors.size() * views;
+  const bool streaming = passes == 1;
+  const double overlay_thr = std::max(options.score_thr, options.overlay_thr);
   const fs::path overlay_dir(options.overlay_dir);
-  run_detector(*detector.model, pipeline, [&](const ImageResult& r) {
-    const auto& sample = pipeline.samples()[r.sample];
-    for (auto& entry : coco_results(sample.image_id, r.detections, options.score_thr))
+  std::vector<std::vector<model::Detections>> runs(samples.size());
+  Json results = Json::array();
+  auto add_results = [&](size_t i, const model::Detections& detections) {
+    for (auto& entry : image_results(image_ids[i], samples[i], detections, options.score_thr))
       results.push_back(std::move(entry));
-    if (!options.overlay_dir.empty())
-      write_overlay((overlay_dir / (sample.image_id + ".png")).string(), r.original, r.detections,
-                    std::max(options.score_thr, options.overlay_thr));
-    ++done;
-    if (tty)
-      std::cerr << "\rmbmd predict: " << done << "/" << samples.size() << " images" << std::flush;
-  });
-  if (tty) std::cerr << "\n";
+  };
+  Progress progress(passes, samples.size());
+  for (size_t pass = 0; pass < passes; ++pass) {
+    predict_pass(detectors[pass / views], samples, options, pass % views == 1,
+                 streaming && !options.overlay_dir.empty(), [&](const ImageResult& r) {
+                   if (streaming) {
+                     add_results(r.sample, r.detections);
+                     if (!options.overlay_dir.empty())
+                       write_overlay((overlay_dir / (samples[r.sample].image_id + ".png")).string(),
+                                     r.original, r.detections, overlay_thr);
+                   } else {
+                     runs[r.sample].push_back(r.detections);
+                   }
+                   progress.image_done(pass);
+                 });
+  }
+  if (!streaming) {
+    for (size_t i = 0; i < samples.size(); ++i) {
+      const model::Detections merged = merge_detections(runs[i], options.merge);
+      add_results(i, merged);
+      if (options.overlay_dir.empty()) continue;
+      data::Sample sample = samples[i];
+      data::load_sample_image(sample);
+      write_overlay((overlay_dir / (sample.image_id + ".png")).string(), sample.image, merged,
+                    overlay_thr);
+    }
+  }
   write_file_atomic(options.out, results.dump(1) + "\n");
   result.detections = results.size();
   return result;

@@ -12,11 +12,12 @@
 #include <string>
 
 #include "cli/run_mbmd.h"
-#include "synthetic_set.h"
+#include "data/dicom_fixtures.h"
 #include "mbmd/data/image_io.h"
-#include "mbmd/train/checkpointing.h"
 #include "mbmd/model/detector.h"
+#include "mbmd/train/checkpointing.h"
 #include "mbmd_paths.h"
+#include "synthetic_set.h"
 
 namespace {
 
@@ -128,6 +129,67 @@ TEST_F(PredictCommand, FoldersAndErrors) {
   r = run_mbmd("predict '" + path("images") + "' --out '" + path("x.json") + "'");
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.output.find("--checkpoint"), std::string::npos) << r.output;
+}
+
+// With --gt the results use the ground truth's integer image ids (what pycocotools' loadRes
+// requires: every result's image_id among the ground truth's), carry the input's file name, and
+// evaluate with `mbmd eval` against that ground truth.
+TEST_F(PredictCommand, GroundTruthIdsAndFileNames) {
+  const std::string gt = path("images/set.json");
+  const ProgramRun r = run_mbmd("predict --checkpoint '" + checkpoint_ + "' '" + path("images") +
+                                "' --gt '" + gt + "' --out '" + path("dets.json") + "'");
+  ASSERT_EQ(r.status, 0) << r.output;
+  std::ifstream gt_in(gt);
+  const auto truth = nlohmann::json::parse(gt_in);
+  std::set<int64_t> gt_ids;
+  for (const auto& image : truth["images"]) gt_ids.insert(image["id"].get<int64_t>());
+  std::ifstream in(path("dets.json"));
+  const auto dets = nlohmann::json::parse(in);
+  ASSERT_FALSE(dets.empty());
+  std::set<std::string> files;
+  for (const auto& d : dets) {
+    ASSERT_TRUE(d["image_id"].is_number_integer()) << d.dump();
+    EXPECT_TRUE(gt_ids.count(d["image_id"].get<int64_t>())) << d.dump();
+    files.insert(fs::path(d["file_name"].get<std::string>()).filename().string());
+    EXPECT_FALSE(d.contains("laterality")) << "a PNG says nothing of its side: " << d.dump();
+  }
+  EXPECT_EQ(files, (std::set<std::string>{"syn0.png", "syn1.png"}));
+  const ProgramRun eval =
+      run_mbmd("eval --gt '" + gt + "' --dets '" + path("dets.json") + "' --json", false);
+  EXPECT_EQ(eval.status, 0) << eval.output;
+
+  // An input the ground truth does not list is named.
+  fs::copy_file(path("images/syn0.png"), path("other.png"));
+  const ProgramRun missing =
+      run_mbmd("predict --checkpoint '" + checkpoint_ + "' '" + path("other.png") + "' --gt '" +
+               gt + "' --out '" + path("d2.json") + "'");
+  EXPECT_EQ(missing.status, 1);
+  EXPECT_NE(missing.output.find("other.png"), std::string::npos) << missing.output;
+  EXPECT_FALSE(fs::exists(path("d2.json")));
+}
+
+// A DICOM input's laterality, view and patient travel with its results.
+TEST_F(PredictCommand, DicomAttributesReachTheResults) {
+  mbmd::test::DicomSpec spec;
+  spec.cols = 200;
+  spec.rows = 150;
+  spec.image_laterality = "L";
+  spec.view = "CC";
+  spec.patient_id = "PAT0042";
+  for (int i = 0; i < spec.rows * spec.cols; ++i) spec.values.push_back((i * 37) % 4096);
+  mbmd::test::write_dicom(path("film.dcm"), spec);
+  const ProgramRun r = run_mbmd("predict --checkpoint '" + checkpoint_ + "' '" + path("film.dcm") +
+                                "' --out '" + path("dets.json") + "'");
+  ASSERT_EQ(r.status, 0) << r.output;
+  std::ifstream in(path("dets.json"));
+  const auto dets = nlohmann::json::parse(in);
+  ASSERT_FALSE(dets.empty());
+  for (const auto& d : dets) {
+    EXPECT_EQ(d["image_id"], "film");
+    EXPECT_EQ(d["laterality"], "L");
+    EXPECT_EQ(d["view"], "CC");
+    EXPECT_EQ(d["patient_id"], "PAT0042");
+  }
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 
 #include "mbmd/core/error.h"
 #include "mbmd/data/image_io.h"
+#include "mbmd/data/png.h"
 #include "mbmd/model/weights.h"
 #include "synthetic_set.h"
 
@@ -132,4 +133,39 @@ TEST_F(DetectorTest, OverridesApplyBeforeTheModelIsBuilt) {
 }
 
 }  // namespace
+// Test-time flips: a mirrored pass gives, in original pixels, the mirror of what the model finds
+// on the mirrored film.
+TEST_F(DetectorTest, FlippedPassEqualsTheMirroredFilm) {
+  Json config = config_;
+  apply_overrides(config, {"model.roi.test.score_thr=0.0"});
+  at::manual_seed(0);
+  model::FasterRCNN detector(model::detector_options_from_config(config));
+  detector->eval();
+  data::Sample film = read_dataset_from_config(config).samples[0];
+  data::Sample mirrored = film;
+  data::load_sample_image(film);
+  mirrored.file = (root_ / "mirrored.png").string();
+  data::write_png(mirrored.file, film.image.flip({1}), 8);
+  film.image = at::Tensor();
+  auto detect = [&](const data::Sample& s, bool flip) {
+    auto options = pipeline_options_from_config(config, false);
+    options.flip_all = flip;
+    DataPipeline pipeline({s}, options);
+    model::Detections found;
+    run_detector(*detector, pipeline, [&](const ImageResult& r) { found = r.detections; });
+    return found;
+  };
+  const auto flipped = detect(film, true);
+  const auto plain = detect(mirrored, false);
+  ASSERT_GT(flipped.boxes.size(0), 0);
+  ASSERT_EQ(flipped.boxes.sizes(), plain.boxes.sizes());
+  const double width = film.width;
+  const at::Tensor unmirrored =
+      at::stack({width - plain.boxes.select(1, 2), plain.boxes.select(1, 1),
+                 width - plain.boxes.select(1, 0), plain.boxes.select(1, 3)},
+                1);
+  EXPECT_TRUE(at::allclose(flipped.boxes, unmirrored, 1e-4, 1e-3));
+  EXPECT_TRUE(at::allclose(flipped.scores, plain.scores, 1e-5, 1e-6));
+}
+
 }  // namespace mbmd::engine

@@ -41,9 +41,9 @@ struct ImageResult {
 void run_detector(model::FasterRCNNImpl& model, DataPipeline& pipeline,
                   const std::function<void(const ImageResult&)>& sink);
 
-// A COCO results entry per detection with score >= score_thr: {"image_id": <image id text>,
+// A COCO results entry per detection with score >= score_thr: {"image_id": `image_id` (text, or a ground truth's integer id),
 // "category_id": label + 1, "bbox": [x, y, w, h] in original pixels, "score"}.
-Json coco_results(const std::string& image_id, const model::Detections& detections,
+Json coco_results(const Json& image_id, const model::Detections& detections,
                   double score_thr = 0.0);
 
 // Ground truth of `samples` (boxes in original pixels, category label + 1) and the detections,

@@ -56,6 +56,9 @@ struct PipelineOptions {
   bool train = false;  // shuffle per epoch and flip with input.flip_prob
   uint64_t seed = 0;
   bool keep_original = false;  // also hand out the decoded pixels at their original size
+  // Test-time augmentation: every image mirrored (meta.flipped, so detections come back in the
+  // original, unmirrored pixels). Not with `train`, which draws its own flips.
+  bool flip_all = false;
   // Data-parallel training (distributed.h): with shard_world > 1 this pipeline reads only rank
   // shard_rank's positions of each epoch's order (shard_positions, strided), so every rank takes
   // ceil(n / shard_world) samples per epoch and step s of all ranks covers one combined batch.

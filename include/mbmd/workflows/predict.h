@@ -7,20 +7,24 @@
 #include <vector>
 
 #include "mbmd/core/config.h"
+#include "mbmd/inference/merge.h"
 
 namespace mbmd::engine {
 
 struct PredictOptions {
-  std::string checkpoint;
-  std::optional<Json> config;          // none: the config stored in the checkpoint
-  std::vector<std::string> overrides;  // "key=value", applied before the model is built
-  std::vector<std::string> inputs;     // files, or folders searched recursively
-  std::string out;                     // the COCO results json
-  std::string overlay_dir;             // empty: no overlays
-  double score_thr = 0.0;              // leave out detections below
-  double overlay_thr = 0.5;            // draw detections at least this on overlays
-  int batch = 1;                       // images per forward pass
-  int threads = -1;                    // < 0: runtime.threads of the config
+  std::vector<std::string> checkpoints;  // one model, or several merged (an ensemble)
+  std::optional<Json> config;            // none: the config stored in the checkpoint
+  std::vector<std::string> overrides;    // "key=value", applied before the model is built
+  std::vector<std::string> inputs;       // files, or folders searched recursively
+  std::string out;                       // the COCO results json
+  std::string gt;            // a COCO ground truth: image ids become its ids, matched by file name
+  std::string overlay_dir;   // empty: no overlays
+  double score_thr = 0.0;    // leave out detections below
+  double overlay_thr = 0.5;  // draw detections at least this on overlays
+  int batch = 1;             // images per forward pass
+  int threads = -1;          // < 0: runtime.threads of the config
+  bool tta_flip = false;     // also run each model on the mirrored image, and merge
+  MergeOptions merge;        // how the runs of several models or views are merged
 };
 
 struct PredictResult {
@@ -30,7 +34,10 @@ struct PredictResult {
 };
 
 // Checks the inputs before loading the model (a typo should not cost that), then writes `out`
-// atomically; bad inputs are mbmd::Error naming the file or option.
+// atomically; bad inputs are mbmd::Error naming the file or option. Each result carries
+// image_id (the file's stem, or with `gt` the ground truth's id of the image whose file_name has
+// the input's file name), category_id, bbox, score, file_name (the input's path), and
+// laterality, view and patient_id where a DICOM input says.
 PredictResult run_predict(const PredictOptions& options);
 
 }  // namespace mbmd::engine
