@@ -60,6 +60,13 @@ ArgParser& ArgParser::to(std::vector<std::string>* target) {
   return bind_last([target](const ArgParser& p, const std::string& n) { *target = p.get_all(n); });
 }
 
+ArgParser& ArgParser::config_overrides(std::vector<std::string>* overrides, int* threads) {
+  return option("set", "override a config key: key=value", "", true)
+      .to(overrides)
+      .option("threads", "intra-op threads (0: all cores; default runtime.threads)")
+      .to(threads);
+}
+
 void ArgParser::store_bound() const {
   for (const auto& name : order_) {
     const Spec& spec = specs_.at(name);

@@ -2,8 +2,8 @@
 // options and positional arguments, with a generated help text. Unknown options are errors.
 #pragma once
 
-#include <functional>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -33,6 +33,10 @@ class ArgParser {
   ArgParser& to(double* target);
   ArgParser& to(bool* target);
   ArgParser& to(std::vector<std::string>* target);
+
+  // The options of every command that builds a model from a config, bound: --set key=value
+  // (repeated) to `overrides` and --threads N to `threads` (left as it is when not given).
+  ArgParser& config_overrides(std::vector<std::string>* overrides, int* threads);
 
   // Returns false when --help was given (the help is printed); throws mbmd::Error on bad usage.
   bool parse(const Args& args);

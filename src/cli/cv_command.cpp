@@ -45,10 +45,7 @@ int cv_command(const Args& args) {
       .to(&metrics)
       .option("overlays", "pictures of hits and misses in each fold's report", "6")
       .to(&options.overlays)
-      .option("set", "override a config key: key=value", "", true)
-      .to(&overrides)
-      .option("threads", "intra-op threads (0: all cores; default runtime.threads)")
-      .to(&threads)
+      .config_overrides(&overrides, &threads)
       .flag("resume", "keep finished folds and continue an unfinished one")
       .to(&options.resume)
       .flag("quiet", "no progress on stderr");

@@ -41,10 +41,7 @@ int demo_command(const Args& args) {
       .to(&options.film_size)
       .option("seed", "phantom and split seed", "0")
       .to(&options.seed)
-      .option("set", "override a config key: key=value", "", true)
-      .to(&options.overrides)
-      .option("threads", "intra-op threads (0: all cores; default runtime.threads)")
-      .to(&options.threads)
+      .config_overrides(&options.overrides, &options.threads)
       .flag("quiet", "no progress on stderr");
   if (!parser.parse(args)) return 0;
   if (!parser.positionals().empty())

@@ -29,6 +29,7 @@ constexpr const char* kSummary =
 int predict_command(const Args& args) {
   engine::PredictOptions options;
   std::string config, tta, merge;
+  bool skip_bad = false;
   ArgParser parser("predict", kSummary);
   parser.positional("INPUT", "image files or folders", /*many=*/true)
       .option("checkpoint",
@@ -38,8 +39,6 @@ int predict_command(const Args& args) {
       .to(&options.checkpoints)
       .option("config", "config file or name (default: the one stored in the checkpoint)")
       .to(&config)
-      .option("set", "override a config key: key=value", "", true)
-      .to(&options.overrides)
       .option("out", "the COCO results json to write")
       .to(&options.out)
       .option("gt", "a COCO ground truth: results get its image ids, matched by file name")
@@ -52,8 +51,7 @@ int predict_command(const Args& args) {
       .to(&options.overlay_thr)
       .option("batch", "images per forward pass", "1")
       .to(&options.batch)
-      .option("threads", "intra-op threads (0: all cores; default runtime.threads)")
-      .to(&options.threads)
+      .config_overrides(&options.overrides, &options.threads)
       .option("tta", "test-time augmentation: none, or flip (the image and its mirror, merged)",
               "none")
       .to(&tta)
@@ -61,7 +59,11 @@ int predict_command(const Args& args) {
               "wbf")
       .to(&merge)
       .option("merge-iou", "IoU at which boxes of several runs are one finding", "0.55")
-      .to(&options.merge.iou_thr);
+      .to(&options.merge.iou_thr)
+      .flag("skip-bad",
+            "exit 0 even when some files could not be read (they are always named on stderr and "
+            "in DETS.errors.json, and the others' results written)")
+      .to(&skip_bad);
   if (!parser.parse(args)) return 0;
   options.inputs = parser.positionals();
   if (tta != "none" && tta != "flip")
@@ -71,8 +73,12 @@ int predict_command(const Args& args) {
   if (!config.empty()) options.config = load_config(config);
   const engine::PredictResult result = engine::run_predict(options);
   std::cout << result.images << " images, " << result.detections << " detections -> " << options.out
-            << " (" << result.threads << " threads)\n";
-  return 0;
+            << " (" << result.threads << " threads)";
+  if (!result.failed.empty())
+    std::cout << "; " << result.failed.size() << " file(s) could not be read (see stderr and "
+              << "the .errors.json beside the results)";
+  std::cout << "\n";
+  return result.failed.empty() || skip_bad ? 0 : 1;
 }
 
 }  // namespace mbmd::cli

@@ -50,10 +50,7 @@ int train_command(const Args& args) {
       .to(&options.train.work_dir)
       .flag("resume", "continue the run in --work-dir from its last.ckpt")
       .to(&options.train.resume)
-      .option("set", "override a config key: key=value", "", true)
-      .to(&options.overrides)
-      .option("threads", "intra-op threads (0: all cores; default runtime.threads)")
-      .to(&options.threads)
+      .config_overrides(&options.overrides, &options.threads)
       .option("stop-after-epoch",
               "stop once this many epochs are done (continue later with --resume)", "0")
       .to(&options.train.stop_after_epoch)

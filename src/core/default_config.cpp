@@ -99,7 +99,9 @@ constexpr const char* kDefaults = R"json({
     "split": "cv",
     "cache": true,
     "workers": 2,
-    "skip_bad": false
+    "skip_bad": false,
+    "max_pixels": 100000000,
+    "max_frames": 1000
   },
   "train": {
     "epochs": 12,

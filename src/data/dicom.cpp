@@ -2,6 +2,7 @@
 // extraction, modality LUT, VOI (window or LUT) and MONOCHROME1 inversion are done here, so that
 // every transfer syntax goes through the same, tested arithmetic.
 #include "mbmd/data/dicom.h"
+#include "mbmd/data/image_limits.h"
 
 #include <gdcmAttribute.h>
 #include <gdcmBoxRegion.h>
@@ -481,6 +482,7 @@ DicomImage read_dicom(const std::string& path, const DicomOptions& options) {
     const gdcm::Image& image = reader.GetImage();
     fill_info(info, reader.GetFile(), image, 0);
     select_window(info, reader.GetFile(), options, 0);
+    check_image_size(path, info.cols, info.rows, info.frames);
     const size_t count = static_cast<size_t>(info.rows) * info.cols * info.frames;
     std::vector<char> buffer(image.GetBufferLength());
     if (buffer.size() < count * (info.bits_allocated / 8) || !image.GetBuffer(buffer.data()))

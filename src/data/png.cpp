@@ -10,6 +10,7 @@
 
 #include "mbmd/core/atomic_file.h"
 #include "mbmd/core/error.h"
+#include "mbmd/data/image_limits.h"
 
 namespace mbmd::data {
 namespace {
@@ -36,6 +37,7 @@ struct RawPng {
   int bit_depth = 0, channels = 0;  // after the transformations: 8/16, 1 (grey) or 3 (RGB)
   std::vector<unsigned char> data;
   std::vector<png_bytep> rows;
+  bool over_limits = false;  // the header asks for more pixels than data.max_pixels allows
 };
 
 // Reads the header (and the pixels when `pixels`); returns false with sink->message set on error.
@@ -62,6 +64,12 @@ bool decode_png(std::FILE* file, bool pixels, RawPng* raw, PngErrorSink* sink) {
   raw->height = png_get_image_height(png, info);
   raw->file_bit_depth = png_get_bit_depth(png, info);
   raw->file_color_type = png_get_color_type(png, info);
+  if (pixels && !image_size_problem("", raw->width, raw->height).empty()) {
+    // Checked before libpng allocates anything for the pixels.
+    raw->over_limits = true;
+    png_destroy_read_struct(&png, &info, nullptr);
+    return false;
+  }
   if (pixels) {
     if (raw->file_color_type == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
     if (raw->file_color_type == PNG_COLOR_TYPE_GRAY && raw->file_bit_depth < 8)
@@ -96,6 +104,7 @@ RawPng read_raw(const std::string& path, bool pixels) {
   PngErrorSink sink;
   const bool ok = decode_png(file, pixels, &raw, &sink);
   std::fclose(file);
+  if (raw.over_limits) check_image_size(path, raw.width, raw.height);
   if (!ok) {
     std::string reason = sink.message;
     // libpng says "Read Error" when the file ends early.

@@ -29,7 +29,8 @@ LoadedDetector load_detector(const std::string& path, const std::optional<Json>&
 }
 
 void run_detector(model::FasterRCNNImpl& model, DataPipeline& pipeline,
-                  const std::function<void(const ImageResult&)>& sink) {
+                  const std::function<void(const ImageResult&)>& sink,
+                  const SampleFailure& on_failure) {
   const bool was_training = model.is_training();
   model.eval();
   c10::NoGradGuard no_grad;
@@ -39,6 +40,11 @@ void run_detector(model::FasterRCNNImpl& model, DataPipeline& pipeline,
   LoadedBatch loaded;
   try {
     while (pipeline.next(loaded)) {
+      for (const auto& [sample, reason] : loaded.failed) {
+        if (!on_failure) throw Error(reason);
+        on_failure(sample, reason);
+      }
+      if (!loaded.batch.images.defined()) continue;  // every image of the batch failed
       loaded.batch.images = loaded.batch.images.to(device);
       const auto detections = model.forward_test(loaded.batch);
       for (size_t i = 0; i < detections.size(); ++i) {

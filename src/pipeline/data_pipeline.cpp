@@ -6,6 +6,7 @@
 #include "mbmd/core/error.h"
 #include "mbmd/core/seed.h"
 #include "mbmd/data/coco.h"
+#include "mbmd/data/image_limits.h"
 #include "mbmd/data/split.h"
 #include "mbmd/dist/distributed.h"
 #include "mbmd/model/detector_options.h"
@@ -23,7 +24,15 @@ at::Tensor normalise(const at::Tensor& grey, const model::InputOptions& o) {
 
 }  // namespace
 
+void apply_image_limits(const Json& config) {
+  data::ImageLimits limits;
+  limits.max_pixels = config_at(config, "data.max_pixels").get<int64_t>();
+  limits.max_frames = config_at(config, "data.max_frames").get<int64_t>();
+  data::set_image_limits(limits);
+}
+
 data::Dataset read_dataset_from_config(const Json& config) {
+  apply_image_limits(config);
   const Json& d = config_at(config, "data");
   const std::string name = d.at("dataset").get<std::string>();
   const std::string root = d.at("root").get<std::string>();
@@ -238,7 +247,14 @@ LoadedBatch DataPipeline::build(int64_t batch_index) {
   for (int64_t k = begin; k < end; ++k) {
     const size_t index = plan_.order[static_cast<size_t>(k)];
     const bool flip = plan_.flips[static_cast<size_t>(k)];
-    Resized r = load_resized(index);
+    Resized r;
+    try {
+      r = load_resized(index);
+    } catch (const std::exception& e) {
+      if (!options_.skip_bad) throw;
+      out.failed.emplace_back(index, e.what());
+      continue;
+    }
     model::PreparedImage image;
     image.tensor = normalise(r.grey, options_.input);
     image.meta = r.meta;
@@ -256,6 +272,7 @@ LoadedBatch DataPipeline::build(int64_t batch_index) {
     if (options_.keep_original) out.originals.push_back(r.original);
     images.push_back(std::move(image));
   }
+  if (images.empty()) return out;  // every sample of the batch failed (skip_bad)
   auto collated = model::collate(images, options_.input.size_divisor);
   out.batch.images = collated.images;
   out.batch.metas = collated.metas;

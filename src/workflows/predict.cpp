@@ -7,6 +7,7 @@
 #include <functional>
 #include <iostream>
 #include <map>
+#include <set>
 
 #include "mbmd/core/atomic_file.h"
 #include "mbmd/core/error.h"
@@ -52,26 +53,50 @@ std::vector<fs::path> collect_inputs(const std::vector<std::string>& inputs) {
 }
 
 // One sample per file, its image id the file's stem (which must be unique); a DICOM file's
-// laterality, view and patient from its header.
-std::vector<data::Sample> input_samples(const std::vector<std::string>& inputs) {
+// laterality, view and patient from its header. A DICOM file whose header cannot be read is a
+// failed file, not an error of the run.
+std::vector<data::Sample> input_samples(const std::vector<std::string>& inputs,
+                                        std::vector<FailedFile>& failed) {
   std::vector<data::Sample> samples;
   std::map<std::string, std::string> seen;
   for (const auto& file : collect_inputs(inputs)) {
     data::Sample s;
     s.image_id = file.stem().string();
     s.file = file.string();
-    if (data::is_dicom_file(s.file)) {
-      const data::DicomImage info = data::read_dicom_info(s.file);
-      s.laterality = info.laterality;
-      s.view = info.view;
-      s.patient_id = info.patient_id;
-    }
     if (const auto [it, fresh] = seen.emplace(s.image_id, s.file); !fresh)
       throw Error("two inputs have the image id '" + s.image_id + "': " + it->second + " and " +
                   s.file + " (image ids are file stems)");
+    if (data::is_dicom_file(s.file)) {
+      try {
+        const data::DicomImage info = data::read_dicom_info(s.file);
+        s.laterality = info.laterality;
+        s.view = info.view;
+        s.patient_id = info.patient_id;
+      } catch (const std::exception& e) {
+        failed.push_back({s.file, e.what()});
+        continue;
+      }
+    }
     samples.push_back(std::move(s));
   }
   return samples;
+}
+
+// DETS.json -> DETS.errors.json.
+std::string errors_path(const std::string& out) {
+  fs::path path(out);
+  const std::string stem =
+      path.extension() == ".json" ? path.stem().string() : path.filename().string();
+  return (path.parent_path() / (stem + ".errors.json")).string();
+}
+
+void report_failures(const std::vector<FailedFile>& failed, const std::string& out) {
+  Json errors = Json::array();
+  for (const auto& f : failed) {
+    std::cerr << "mbmd predict: skipped " << f.file << ": " << f.reason << "\n";
+    errors.push_back({{"file_name", f.file}, {"reason", f.reason}});
+  }
+  write_file_atomic(errors_path(out), errors.dump(1) + "\n");
 }
 
 // The ground truth's image ids by file name (and by file stem, for files converted to another
@@ -161,15 +186,17 @@ namespace {
 // One pass of a model over the images (mirrored with `flip`), calling `sink` per image.
 void predict_pass(LoadedDetector& detector, const std::vector<data::Sample>& samples,
                   const PredictOptions& options, bool flip, bool keep_original,
-                  const std::function<void(const ImageResult&)>& sink) {
+                  const std::function<void(const ImageResult&)>& sink,
+                  const SampleFailure& on_failure) {
   PipelineOptions pipeline_options = pipeline_options_from_config(detector.config, false);
   pipeline_options.batch_size = options.batch;
   pipeline_options.workers = std::max(1, pipeline_options.workers);
   pipeline_options.cache = false;
   pipeline_options.keep_original = keep_original;
   pipeline_options.flip_all = flip;
+  pipeline_options.skip_bad = true;
   DataPipeline pipeline(samples, pipeline_options);
-  run_detector(*detector.model, pipeline, sink);
+  run_detector(*detector.model, pipeline, sink, on_failure);
 }
 
 // Progress on a terminal: "mbmd predict: pass 1/2, 10/100 images".
@@ -197,13 +224,13 @@ class Progress {
 
 PredictResult run_predict(const PredictOptions& options) {
   check_predict_options(options);
-  const std::vector<data::Sample> samples = input_samples(options.inputs);
+  PredictResult result;
+  const std::vector<data::Sample> samples = input_samples(options.inputs, result.failed);
   const std::vector<Json> image_ids = result_image_ids(samples, options.gt);
   std::vector<LoadedDetector> detectors;
   for (const auto& checkpoint : options.checkpoints)
     detectors.push_back(load_detector(checkpoint, options.config, options.overrides));
-  PredictResult result;
-  result.images = samples.size();
+  apply_image_limits(detectors.front().config);
   result.threads = configure_threads(
       options.threads >= 0 ? options.threads
                            : detectors.front().config["runtime"]["threads"].get<int>());
@@ -223,22 +250,30 @@ PredictResult run_predict(const PredictOptions& options) {
       results.push_back(std::move(entry));
   };
   Progress progress(passes, samples.size());
+  std::set<size_t> bad;  // samples that failed to load in any pass
   for (size_t pass = 0; pass < passes; ++pass) {
-    predict_pass(detectors[pass / views], samples, options, pass % views == 1,
-                 streaming && !options.overlay_dir.empty(), [&](const ImageResult& r) {
-                   if (streaming) {
-                     add_results(r.sample, r.detections);
-                     if (!options.overlay_dir.empty())
-                       write_overlay((overlay_dir / (samples[r.sample].image_id + ".png")).string(),
-                                     r.original, r.detections, overlay_thr);
-                   } else {
-                     runs[r.sample].push_back(r.detections);
-                   }
-                   progress.image_done(pass);
-                 });
+    predict_pass(
+        detectors[pass / views], samples, options, pass % views == 1,
+        streaming && !options.overlay_dir.empty(),
+        [&](const ImageResult& r) {
+          if (streaming) {
+            add_results(r.sample, r.detections);
+            if (!options.overlay_dir.empty())
+              write_overlay((overlay_dir / (samples[r.sample].image_id + ".png")).string(),
+                            r.original, r.detections, overlay_thr);
+          } else {
+            runs[r.sample].push_back(r.detections);
+          }
+          progress.image_done(pass);
+        },
+        [&](size_t sample, const std::string& reason) {
+          if (bad.insert(sample).second) result.failed.push_back({samples[sample].file, reason});
+          progress.image_done(pass);
+        });
   }
   if (!streaming) {
     for (size_t i = 0; i < samples.size(); ++i) {
+      if (bad.count(i)) continue;
       const model::Detections merged = merge_detections(runs[i], options.merge);
       add_results(i, merged);
       if (options.overlay_dir.empty()) continue;
@@ -249,6 +284,8 @@ PredictResult run_predict(const PredictOptions& options) {
     }
   }
   write_file_atomic(options.out, results.dump(1) + "\n");
+  report_failures(result.failed, options.out);
+  result.images = samples.size() - bad.size();
   result.detections = results.size();
   return result;
 }

@@ -192,4 +192,68 @@ TEST_F(PredictCommand, DicomAttributesReachTheResults) {
   }
 }
 
+// CRC-32 of PNG chunks (type and data), to write a header that libpng accepts.
+uint32_t png_crc(const std::string& bytes) {
+  uint32_t crc = 0xffffffffu;
+  for (unsigned char c : bytes) {
+    crc ^= c;
+    for (int k = 0; k < 8; ++k) crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1u)));
+  }
+  return crc ^ 0xffffffffu;
+}
+
+std::string png_chunk(const std::string& type, const std::string& data) {
+  auto be32 = [](uint32_t v) {
+    return std::string{static_cast<char>(v >> 24), static_cast<char>(v >> 16),
+                       static_cast<char>(v >> 8), static_cast<char>(v)};
+  };
+  return be32(static_cast<uint32_t>(data.size())) + type + data + be32(png_crc(type + data));
+}
+
+// A 300-byte PNG whose header declares 60000x60000 16-bit pixels (7.2 GB decoded).
+void write_bomb_png(const std::string& path) {
+  const std::string ihdr = std::string("\x00\x00\xea\x60\x00\x00\xea\x60\x10\x00\x00\x00\x00", 13);
+  std::ofstream out(path, std::ios::binary);
+  out << std::string("\x89PNG\r\n\x1a\n", 8) << png_chunk("IHDR", ihdr)
+      << png_chunk("IDAT", std::string(256, '\0')) << png_chunk("IEND", "");
+}
+
+// One bad file does not lose the others: a DICOM without pixels, a PNG bomb and a truncated PNG
+// among good films are named with their reasons, the good films' results are written, and the
+// exit status is 1 (0 with --skip-bad).
+TEST_F(PredictCommand, BadFilesAreNamedAndTheOthersWritten) {
+  fs::create_directories(path("films"));
+  fs::copy_file(path("images/syn0.png"), path("films/good0.png"));
+  fs::copy_file(path("images/syn1.png"), path("films/good1.png"));
+  mbmd::test::write_dicom_without_pixels(path("films/nopixels.dcm"));
+  write_bomb_png(path("films/bomb.png"));
+  {
+    std::ifstream in(path("images/syn0.png"), std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(in)), {});
+    std::ofstream(path("films/truncated.png"), std::ios::binary)
+        << bytes.substr(0, bytes.size() / 2);
+  }
+  const std::string command = "predict --checkpoint '" + checkpoint_ + "' '" + path("films") +
+                              "' --out '" + path("out/dets.json") + "'";
+  const ProgramRun r = run_mbmd(command);
+  EXPECT_EQ(r.status, 1) << r.output;
+  for (const char* name : {"nopixels.dcm", "bomb.png", "truncated.png"})
+    EXPECT_NE(r.output.find(std::string("skipped ") + path("films/") + name), std::string::npos)
+        << name << "\n"
+        << r.output;
+  EXPECT_NE(r.output.find("data.max_pixels"), std::string::npos) << r.output;
+  std::ifstream dets_in(path("out/dets.json"));
+  const auto dets = nlohmann::json::parse(dets_in);
+  std::set<std::string> found;
+  for (const auto& d : dets) found.insert(d["image_id"].get<std::string>());
+  EXPECT_EQ(found, (std::set<std::string>{"good0", "good1"}));
+  std::ifstream errors_in(path("out/dets.errors.json"));
+  const auto errors = nlohmann::json::parse(errors_in);
+  ASSERT_EQ(errors.size(), 3u) << errors.dump();
+  for (const auto& e : errors) EXPECT_FALSE(e["reason"].get<std::string>().empty()) << e.dump();
+
+  const ProgramRun skipping = run_mbmd(command + " --skip-bad");
+  EXPECT_EQ(skipping.status, 0) << skipping.output;
+}
+
 }  // namespace

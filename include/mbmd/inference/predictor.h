@@ -37,12 +37,17 @@ struct ImageResult {
 };
 
 // Runs the model (in eval mode, without gradients) over every batch of the pipeline's epoch 0,
-// calling `sink` per image in sample order. The pipeline should not shuffle or flip.
+// calling `sink` per image in sample order. The pipeline should not shuffle. With a pipeline
+// that skips bad samples, `on_failure` hears of each (its position and why); without one, such a
+// sample is an mbmd::Error.
+using SampleFailure = std::function<void(size_t sample, const std::string& reason)>;
 void run_detector(model::FasterRCNNImpl& model, DataPipeline& pipeline,
-                  const std::function<void(const ImageResult&)>& sink);
+                  const std::function<void(const ImageResult&)>& sink,
+                  const SampleFailure& on_failure = nullptr);
 
-// A COCO results entry per detection with score >= score_thr: {"image_id": `image_id` (text, or a ground truth's integer id),
-// "category_id": label + 1, "bbox": [x, y, w, h] in original pixels, "score"}.
+// A COCO results entry per detection with score >= score_thr: {"image_id": `image_id` (text, or a
+// ground truth's integer id), "category_id": label + 1, "bbox": [x, y, w, h] in original pixels,
+// "score"}.
 Json coco_results(const Json& image_id, const model::Detections& detections,
                   double score_thr = 0.0);
 

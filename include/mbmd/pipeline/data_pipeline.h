@@ -59,12 +59,18 @@ struct PipelineOptions {
   // Test-time augmentation: every image mirrored (meta.flipped, so detections come back in the
   // original, unmirrored pixels). Not with `train`, which draws its own flips.
   bool flip_all = false;
+  // A sample that cannot be loaded (a broken file, one over the size limits) is left out of its
+  // batch and reported in LoadedBatch::failed instead of ending the epoch with an error.
+  bool skip_bad = false;
   // Data-parallel training (distributed.h): with shard_world > 1 this pipeline reads only rank
   // shard_rank's positions of each epoch's order (shard_positions, strided), so every rank takes
   // ceil(n / shard_world) samples per epoch and step s of all ranks covers one combined batch.
   int shard_rank = 0;
   int shard_world = 1;
 };
+
+// Sets the readers' limits (data/image_limits.h) from data.max_pixels and data.max_frames.
+void apply_image_limits(const Json& config);
 
 // data.workers, data.cache, train.batch_size, train.seed and the model's input options.
 PipelineOptions pipeline_options_from_config(const Json& config, bool train);
@@ -74,6 +80,9 @@ struct LoadedBatch {
   model::Batch batch;                 // gt boxes in input coordinates, labels 0-based
   std::vector<size_t> samples;        // positions in the pipeline's sample list
   std::vector<at::Tensor> originals;  // float [H, W] 0..255, with keep_original
+  // With PipelineOptions::skip_bad: the samples of this batch that could not be loaded (position
+  // in the pipeline's sample list, and why). A batch may then hold no image at all.
+  std::vector<std::pair<size_t, std::string>> failed;
 };
 
 class DataPipeline {

@@ -27,14 +27,24 @@ struct PredictOptions {
   MergeOptions merge;        // how the runs of several models or views are merged
 };
 
+// A file that could not be read, and why.
+struct FailedFile {
+  std::string file;
+  std::string reason;
+};
+
 struct PredictResult {
+  std::vector<FailedFile> failed;  // also on stderr and in DETS.errors.json
   size_t images = 0;
   size_t detections = 0;
   int threads = 0;
 };
 
 // Checks the inputs before loading the model (a typo should not cost that), then writes `out`
-// atomically; bad inputs are mbmd::Error naming the file or option. Each result carries
+// atomically; bad options are mbmd::Error naming the option. A file that cannot be decoded (broken,
+// or over the size limits) does not stop the run: it is named with its reason on stderr and in
+// DETS.errors.json (a list of {file_name, reason}; empty when all went well), and the other files'
+// results are written. Each result carries
 // image_id (the file's stem, or with `gt` the ground truth's id of the image whose file_name has
 // the input's file name), category_id, bbox, score, file_name (the input's path), and
 // laterality, view and patient_id where a DICOM input says.
