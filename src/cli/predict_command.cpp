@@ -63,7 +63,9 @@ int predict_command(const Args& args) {
       .flag("skip-bad",
             "exit 0 even when some files could not be read (they are always named on stderr and "
             "in DETS.errors.json, and the others' results written)")
-      .to(&skip_bad);
+      .to(&skip_bad)
+      .flag("resume", "continue a run that was stopped: keep --out's results, skip files done")
+      .to(&options.resume);
   if (!parser.parse(args)) return 0;
   options.inputs = parser.positionals();
   if (tta != "none" && tta != "flip")

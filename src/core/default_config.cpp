@@ -118,6 +118,7 @@ constexpr const char* kDefaults = R"json({
     "gamma": 0.1,
     "min_lr_ratio": 0.0,
     "grad_clip": 0.0,
+    "load_from": "",
     "seed": 0,
     "val_interval": 1,
     "best_metric": "ap50",

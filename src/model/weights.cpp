@@ -1,5 +1,6 @@
 #include "mbmd/model/weights.h"
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -80,7 +81,7 @@ io::StateDict model_state_dict(const torch::nn::Module& model) {
 }
 
 LoadReport load_weights(torch::nn::Module& model, const io::StateDict& state_dict,
-                        const std::string& origin) {
+                        const std::string& origin, bool skip_mismatched) {
   LoadReport report;
   report.format = detect_format(state_dict);
   std::map<std::string, at::Tensor> targets;
@@ -99,6 +100,10 @@ LoadReport load_weights(torch::nn::Module& model, const io::StateDict& state_dic
       if (!ends_with(file_name, "num_batches_tracked")) report.unexpected.push_back(file_name);
       continue;
     }
+    if (skip_mismatched && tensor.defined() && target->second.sizes() != tensor.sizes()) {
+      report.mismatched.push_back(name);
+      continue;
+    }
     if (!tensor.defined() || target->second.sizes() != tensor.sizes())
       throw Error(origin + ": tensor '" + file_name + "' has shape " +
                   (tensor.defined() ? c10::str(tensor.sizes()) : std::string("undefined")) +
@@ -110,6 +115,9 @@ LoadReport load_weights(torch::nn::Module& model, const io::StateDict& state_dic
   }
   for (const auto& [name, tensor] : targets) {
     if (filled.count(name) || ends_with(name, "num_batches_tracked")) continue;
+    if (std::find(report.mismatched.begin(), report.mismatched.end(), name) !=
+        report.mismatched.end())
+      continue;
     // An ImageNet file only covers the backbone; the rest is not "missing" from it.
     if (report.format == "resnet" && !starts_with(name, "backbone.")) continue;
     report.missing.push_back(name);

@@ -111,6 +111,28 @@ void load_all_weights(torch::nn::Module& model, const io::StateDict& state_dict,
                 " tensors of the model, e.g. " + report.missing.front());
 }
 
+// train.load_from: a detector checkpoint (mbmd, mmdetection or torchvision) whose weights start
+// the run (fine-tuning). Tensors of another shape, such as the class-dependent box predictor of a
+// model with another number of classes, keep their fresh initialisation and are named.
+void load_initial_weights(torch::nn::Module& detector, const Json& config, bool progress) {
+  const std::string path = config_at(config, "train.load_from").get<std::string>();
+  if (path.empty()) return;
+  const std::string origin = "train.load_from " + path;
+  const auto report = model::load_weights(detector, io::load_state_dict(path), origin,
+                                          /*skip_mismatched=*/true);
+  if (report.loaded.empty())
+    throw Error(origin + ": no tensor of the file fits the model (is it a detector checkpoint?)");
+  if (!progress) return;
+  std::cerr << "loaded " << report.loaded.size() << " tensors from " << path << " ("
+            << report.format << ")";
+  if (!report.mismatched.empty()) {
+    std::cerr << "; kept fresh (another shape):";
+    for (const auto& name : report.mismatched) std::cerr << " " << name;
+  }
+  if (!report.missing.empty()) std::cerr << "; " << report.missing.size() << " not in the file";
+  std::cerr << "\n";
+}
+
 struct Validation {
   bool ran = false;
   double value = 0.0;
@@ -285,7 +307,10 @@ TrainingRun::TrainingRun(const Json& config, const TrainOptions& options)
   at::manual_seed(settings_.seed);
   detector_ = options_.resume ? model::FasterRCNN(model::detector_options_from_config(config))
                               : model::build_detector(config, progress_ ? &std::cerr : nullptr);
-  if (options_.resume) load_all_weights(*detector_, resume_.checkpoint.state_dict, paths_.last);
+  if (options_.resume)
+    load_all_weights(*detector_, resume_.checkpoint.state_dict, paths_.last);
+  else
+    load_initial_weights(*detector_, config, progress_);
   detector_->to(settings_.device);
   optimizer_ = make_sgd(*detector_, settings_.sgd);
   // libtorch's zero_grad() keeps gradients defined (as zeros) once a backward pass made them, and

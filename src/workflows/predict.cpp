@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <functional>
 #include <iostream>
@@ -82,21 +83,12 @@ std::vector<data::Sample> input_samples(const std::vector<std::string>& inputs,
   return samples;
 }
 
-// DETS.json -> DETS.errors.json.
-std::string errors_path(const std::string& out) {
-  fs::path path(out);
+// A file beside the results: DETS.json -> DETS<suffix> ("DETS.errors.json").
+std::string sidecar_path(const std::string& out, const std::string& suffix) {
+  const fs::path path(out);
   const std::string stem =
       path.extension() == ".json" ? path.stem().string() : path.filename().string();
-  return (path.parent_path() / (stem + ".errors.json")).string();
-}
-
-void report_failures(const std::vector<FailedFile>& failed, const std::string& out) {
-  Json errors = Json::array();
-  for (const auto& f : failed) {
-    std::cerr << "mbmd predict: skipped " << f.file << ": " << f.reason << "\n";
-    errors.push_back({{"file_name", f.file}, {"reason", f.reason}});
-  }
-  write_file_atomic(errors_path(out), errors.dump(1) + "\n");
+  return (path.parent_path() / (stem + suffix)).string();
 }
 
 // The ground truth's image ids by file name (and by file stem, for files converted to another
@@ -183,6 +175,79 @@ void make_output_folders(const PredictOptions& o) {
 
 namespace {
 
+// The results file as the run goes: results and failures are written (atomically) at most every
+// two seconds and at the end, with DETS.progress.json listing the files done, so that a killed
+// run loses at most its last seconds of films and --resume carries on from there.
+class ResultsFile {
+ public:
+  explicit ResultsFile(const PredictOptions& options)
+      : out_(options.out),
+        errors_(sidecar_path(options.out, ".errors.json")),
+        progress_(sidecar_path(options.out, ".progress.json")) {
+    if (options.resume) load_previous();
+  }
+
+  bool done(const std::string& file) const { return done_.count(file) > 0; }
+  size_t detections() const { return results_.size(); }
+  const std::vector<FailedFile>& failed() const { return failed_; }
+
+  void add(const std::string& file, Json entries) {
+    for (auto& entry : entries) results_.push_back(std::move(entry));
+    done_.insert(file);
+    order_.push_back(file);
+    flush(false);
+  }
+
+  void fail(const std::string& file, const std::string& reason) {
+    std::cerr << "mbmd predict: skipped " << file << ": " << reason << "\n";
+    failed_.push_back({file, reason});
+  }
+
+  // Writes the results and the errors; at the end the progress file goes (the run is whole).
+  void flush(bool final) {
+    const auto now = std::chrono::steady_clock::now();
+    if (!final && now - last_flush_ < std::chrono::seconds(2)) return;
+    last_flush_ = now;
+    write_file_atomic(out_, results_.dump(1) + "\n");
+    Json errors = Json::array();
+    for (const auto& f : failed_) errors.push_back({{"file_name", f.file}, {"reason", f.reason}});
+    write_file_atomic(errors_, errors.dump(1) + "\n");
+    if (final) {
+      std::error_code ignored;
+      fs::remove(progress_, ignored);
+      return;
+    }
+    write_file_atomic(progress_, Json{{"done", order_}}.dump(1) + "\n");
+  }
+
+ private:
+  // A previous run's results, and the files it finished: those of its progress file, or, when it
+  // ended whole, the files its results name (files without detections are then run again).
+  void load_previous() {
+    if (!fs::exists(out_)) return;
+    results_ = read_json_file(out_, "results file");
+    if (!results_.is_array())
+      throw Error("--resume: " + out_ + " is not a COCO results list; remove it or choose --out");
+    if (fs::exists(progress_)) {
+      for (const auto& f : read_json_file(progress_, "progress file").value("done", Json::array()))
+        if (f.is_string()) order_.push_back(f.get<std::string>());
+    } else {
+      for (const auto& entry : results_)
+        if (entry.is_object() && entry.contains("file_name") && entry["file_name"].is_string())
+          order_.push_back(entry["file_name"].get<std::string>());
+    }
+    done_.insert(order_.begin(), order_.end());
+    order_.assign(done_.begin(), done_.end());
+  }
+
+  std::string out_, errors_, progress_;
+  Json results_ = Json::array();
+  std::set<std::string> done_;
+  std::vector<std::string> order_;  // files done, for the progress file
+  std::vector<FailedFile> failed_;
+  std::chrono::steady_clock::time_point last_flush_{};
+};
+
 // One pass of a model over the images (mirrored with `flip`), calling `sink` per image.
 void predict_pass(LoadedDetector& detector, const std::vector<data::Sample>& samples,
                   const PredictOptions& options, bool flip, bool keep_original,
@@ -225,7 +290,12 @@ class Progress {
 PredictResult run_predict(const PredictOptions& options) {
   check_predict_options(options);
   PredictResult result;
-  const std::vector<data::Sample> samples = input_samples(options.inputs, result.failed);
+  std::vector<FailedFile> header_failures;
+  ResultsFile file(options);
+  std::vector<data::Sample> samples;
+  for (auto& s : input_samples(options.inputs, header_failures))
+    if (!file.done(s.file)) samples.push_back(std::move(s));
+  for (const auto& f : header_failures) file.fail(f.file, f.reason);
   const std::vector<Json> image_ids = result_image_ids(samples, options.gt);
   std::vector<LoadedDetector> detectors;
   for (const auto& checkpoint : options.checkpoints)
@@ -239,15 +309,14 @@ PredictResult run_predict(const PredictOptions& options) {
   // One run per model and view (the image, and its mirror with TTA); one run alone is written as
   // it goes, several are merged per image once all have run.
   const size_t views = options.tta_flip ? 2 : 1;
-  const size_t passes = detectors.size() * views;
+  const size_t passes = samples.empty() ? 0 : detectors.size() * views;
   const bool streaming = passes == 1;
   const double overlay_thr = std::max(options.score_thr, options.overlay_thr);
   const fs::path overlay_dir(options.overlay_dir);
   std::vector<std::vector<model::Detections>> runs(samples.size());
-  Json results = Json::array();
   auto add_results = [&](size_t i, const model::Detections& detections) {
-    for (auto& entry : image_results(image_ids[i], samples[i], detections, options.score_thr))
-      results.push_back(std::move(entry));
+    file.add(samples[i].file,
+             image_results(image_ids[i], samples[i], detections, options.score_thr));
   };
   Progress progress(passes, samples.size());
   std::set<size_t> bad;  // samples that failed to load in any pass
@@ -267,7 +336,7 @@ PredictResult run_predict(const PredictOptions& options) {
           progress.image_done(pass);
         },
         [&](size_t sample, const std::string& reason) {
-          if (bad.insert(sample).second) result.failed.push_back({samples[sample].file, reason});
+          if (bad.insert(sample).second) file.fail(samples[sample].file, reason);
           progress.image_done(pass);
         });
   }
@@ -283,10 +352,10 @@ PredictResult run_predict(const PredictOptions& options) {
                     overlay_thr);
     }
   }
-  write_file_atomic(options.out, results.dump(1) + "\n");
-  report_failures(result.failed, options.out);
+  file.flush(/*final=*/true);
+  result.failed = file.failed();
   result.images = samples.size() - bad.size();
-  result.detections = results.size();
+  result.detections = file.detections();
   return result;
 }
 

@@ -256,4 +256,39 @@ TEST_F(PredictCommand, BadFilesAreNamedAndTheOthersWritten) {
   EXPECT_EQ(skipping.status, 0) << skipping.output;
 }
 
+// A stopped run continues with --resume: films listed as done keep their results and are not
+// run again; the others are added; the progress file goes once the run is whole.
+TEST_F(PredictCommand, ResumeKeepsWhatWasDoneAndAddsTheRest) {
+  const std::string command = "predict --checkpoint '" + checkpoint_ + "' '" +
+                              path("images/syn0.png") + "' '" + path("images/syn1.png") +
+                              "' --out '" + path("dets.json") + "'";
+  // What a run killed after its first film leaves: that film's results (a score no model gives,
+  // to see it kept) and the progress file naming it.
+  nlohmann::json first = nlohmann::json::array();
+  first.push_back({{"image_id", "syn0"},
+                   {"category_id", 1},
+                   {"bbox", {1, 2, 3, 4}},
+                   {"score", 0.123456},
+                   {"file_name", path("images/syn0.png")}});
+  std::ofstream(path("dets.json")) << first.dump();
+  std::ofstream(path("dets.progress.json"))
+      << nlohmann::json{{"done", {path("images/syn0.png")}}}.dump();
+  const ProgramRun r = run_mbmd(command + " --resume");
+  ASSERT_EQ(r.status, 0) << r.output;
+  std::ifstream in(path("dets.json"));
+  const auto dets = nlohmann::json::parse(in);
+  int kept = 0, added = 0;
+  for (const auto& d : dets) {
+    if (d["image_id"] == "syn0") {
+      EXPECT_DOUBLE_EQ(d["score"].get<double>(), 0.123456) << "syn0 was run again";
+      ++kept;
+    } else if (d["image_id"] == "syn1") {
+      ++added;
+    }
+  }
+  EXPECT_EQ(kept, 1);
+  EXPECT_GT(added, 0);
+  EXPECT_FALSE(fs::exists(path("dets.progress.json")));
+}
+
 }  // namespace

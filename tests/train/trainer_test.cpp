@@ -9,14 +9,16 @@
 #include <fstream>
 #include <map>
 
-#include "synthetic_set.h"
 #include "mbmd/core/error.h"
-#include "mbmd/inference/checkpoint_config.h"
-#include "mbmd/train/checkpointing.h"
-#include "mbmd/pipeline/data_pipeline.h"
 #include "mbmd/dist/distributed.h"
-#include "mbmd/train/optimizer.h"
+#include "mbmd/inference/checkpoint_config.h"
 #include "mbmd/io/checkpoint.h"
+#include "mbmd/model/detector.h"
+#include "mbmd/model/weights.h"
+#include "mbmd/pipeline/data_pipeline.h"
+#include "mbmd/train/checkpointing.h"
+#include "mbmd/train/optimizer.h"
+#include "synthetic_set.h"
 
 namespace mbmd::engine {
 namespace {
@@ -162,6 +164,49 @@ TEST_F(TrainerTest, NonFiniteLossStopsAndKeepsTheLastGoodCheckpoint) {
   const auto log = read_log(dir("run") + "/log.jsonl");
   ASSERT_FALSE(log.empty());
   EXPECT_EQ(log.back().at("type"), "error");
+}
+
+// train.load_from starts a run from another detector's weights: a 2-class checkpoint fine-tunes
+// a 1-class model, whose box predictor (another shape) keeps its fresh initialisation.
+TEST_F(TrainerTest, LoadFromStartsFromAnotherModelsWeights) {
+  Json two_classes = mbmd::testing::tiny_config(ann_);
+  apply_overrides(two_classes, {"model.num_classes=2"});
+  at::manual_seed(7);
+  model::FasterRCNN source(model::detector_options_from_config(two_classes));
+  io::Checkpoint checkpoint;
+  checkpoint.state_dict = model::model_state_dict(*source);
+  const std::string source_path = dir("source.ckpt");
+  io::save_checkpoint(source_path, checkpoint);
+
+  Json config = mbmd::testing::tiny_config(ann_);
+  apply_overrides(config, {"train.load_from=" + source_path, "train.lr=0", "train.epochs=1",
+                           "train.val_interval=0"});
+  TrainOptions options;
+  options.work_dir = dir("finetune");
+  options.progress = false;
+  train(config, options);
+  const auto trained = io::load_checkpoint(dir("finetune") + "/last.ckpt").state_dict;
+  std::map<std::string, at::Tensor> from(checkpoint.state_dict.begin(),
+                                         checkpoint.state_dict.end());
+  int same = 0;
+  for (const auto& [name, tensor] : trained) {
+    if (!tensor.is_floating_point() || name.find("running_") != std::string::npos) continue;
+    const bool head = name.rfind("roi_head.bbox_head.fc_cls.", 0) == 0 ||
+                      name.rfind("roi_head.bbox_head.fc_reg.", 0) == 0;
+    ASSERT_TRUE(from.count(name)) << name;
+    if (head) {
+      EXPECT_NE(tensor.sizes(), from[name].sizes()) << name;
+    } else {
+      EXPECT_TRUE(tensor.equal(from[name])) << name << " changed with lr 0";
+      ++same;
+    }
+  }
+  EXPECT_GT(same, 50);
+
+  Json unrelated = config;
+  apply_overrides(unrelated, {"train.load_from=" + dir("missing.ckpt")});
+  options.work_dir = dir("missing");
+  EXPECT_THROW(train(unrelated, options), Error);
 }
 
 TEST_F(TrainerTest, RefusesToOverwriteARunOrResumeNothing) {

@@ -23,6 +23,7 @@ struct PredictOptions {
   double overlay_thr = 0.5;  // draw detections at least this on overlays
   int batch = 1;             // images per forward pass
   int threads = -1;          // < 0: runtime.threads of the config
+  bool resume = false;       // keep `out`'s results and skip the files a previous run did
   bool tta_flip = false;     // also run each model on the mirrored image, and merge
   MergeOptions merge;        // how the runs of several models or views are merged
 };
@@ -44,7 +45,9 @@ struct PredictResult {
 // atomically; bad options are mbmd::Error naming the option. A file that cannot be decoded (broken,
 // or over the size limits) does not stop the run: it is named with its reason on stderr and in
 // DETS.errors.json (a list of {file_name, reason}; empty when all went well), and the other files'
-// results are written. Each result carries
+// results are written. Results are written as the run goes (at most every two seconds, with
+// DETS.progress.json naming the files done until the run ends), so `resume` continues a killed
+// run; a file done before is not run again. Each result carries
 // image_id (the file's stem, or with `gt` the ground truth's id of the image whose file_name has
 // the input's file name), category_id, bbox, score, file_name (the input's path), and
 // laterality, view and patient_id where a DICOM input says.
