@@ -9,8 +9,10 @@
 #include "command.h"
 #include "mbmd/core/config.h"
 #include "mbmd/core/error.h"
+#include "mbmd/eval/bootstrap.h"
 #include "mbmd/eval/coco_io.h"
 #include "mbmd/eval/evaluate.h"
+#include "mbmd/inference/predictor.h"
 #include "mbmd/workflows/evaluate_checkpoint.h"
 
 namespace mbmd::cli {
@@ -49,11 +51,25 @@ Json eval_flags(const ArgParser& parser) {
   return eval;
 }
 
-void print_result(const ArgParser& parser, const engine::EvalResult& result) {
-  if (parser.has("json"))
-    std::cout << engine::to_json(result).dump() << "\n";
-  else
-    std::cout << engine::format_table(result);
+// The table (or one JSON object), with the bootstrap intervals when --bootstrap N > 0.
+void print_result(const ArgParser& parser, const engine::EvalSet& set,
+                  const engine::EvalResult& result) {
+  engine::BootstrapOptions bootstrap;
+  bootstrap.resamples = parser.get_int("bootstrap");
+  bootstrap.seed = static_cast<uint64_t>(parser.get_int("seed"));
+  if (bootstrap.resamples < 0) throw Error("option --bootstrap: must not be negative");
+  const auto metrics = engine::default_bootstrap_metrics();
+  std::map<std::string, engine::MetricInterval> intervals;
+  if (bootstrap.resamples > 0)
+    intervals = engine::bootstrap_intervals(set, result.options, metrics, bootstrap);
+  if (parser.has("json")) {
+    Json j = engine::to_json(result);
+    if (bootstrap.resamples > 0) j["bootstrap"] = engine::intervals_to_json(intervals, bootstrap);
+    std::cout << j.dump() << "\n";
+    return;
+  }
+  std::cout << engine::format_table(result);
+  if (bootstrap.resamples > 0) std::cout << engine::format_intervals(intervals, metrics, bootstrap);
 }
 
 int eval_model(const ArgParser& parser) {
@@ -66,7 +82,9 @@ int eval_model(const ArgParser& parser) {
   options.eval_keys = eval_flags(parser);
   options.split = parser.get("split");
   if (parser.has("score-thr")) options.score_thr = parser.get_double("score-thr");
-  print_result(parser, engine::evaluate_checkpoint(options));
+  const engine::SetEvaluation evaluation = engine::evaluate_checkpoint(options);
+  print_result(parser, engine::make_eval_set(evaluation.samples, evaluation.detections),
+               evaluation.result);
   return 0;
 }
 
@@ -92,6 +110,11 @@ int eval_command(const Args& args) {
       .option("fppi-cap", "highest FPPI allowed when choosing the threshold", "1.0")
       .flag("exclude-normals", "leave images without ground truth out of FPPI")
       .flag("json", "print one JSON object instead of the table")
+      .option("bootstrap",
+              "also 95% confidence intervals from this many patient-level bootstrap resamples "
+              "(stratified by patients with and without masses; 0: none)",
+              "0")
+      .option("seed", "seed of the bootstrap resamples", "0")
       .option("checkpoint", "evaluate this trained model instead of a results file")
       .option("config", "with --checkpoint: config (default: the one stored in the checkpoint)")
       .option("split", "with --checkpoint: test, val, train (the config's parts) or a COCO file",
@@ -119,7 +142,7 @@ int eval_command(const Args& args) {
 
   engine::EvalSet set = engine::read_coco_ground_truth(parser.get("gt"));
   set.detections = engine::read_coco_results(parser.get("dets"), set);
-  print_result(parser, engine::evaluate(set, options));
+  print_result(parser, set, engine::evaluate(set, options));
   return 0;
 }
 

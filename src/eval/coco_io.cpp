@@ -4,6 +4,7 @@
 #include <cmath>
 #include <fstream>
 #include <set>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "mbmd/core/error.h"
@@ -105,6 +106,7 @@ EvalSet parse_coco_ground_truth(const json& doc, const std::string& origin) {
 
   bool numeric = false, text = false;
   std::vector<std::pair<int64_t, std::string>> ids;
+  std::unordered_map<std::string, std::string> patient_of;
   std::unordered_set<std::string> seen;
   for (size_t i = 0; i < images.size(); ++i) {
     const std::string where = origin + ": images[" + std::to_string(i) + "]";
@@ -113,11 +115,16 @@ EvalSet parse_coco_ground_truth(const json& doc, const std::string& origin) {
     (id.is_string() ? text : numeric) = true;
     if (!seen.insert(name).second) throw Error(where + ": image id " + id.dump() + " repeats");
     ids.emplace_back(id.is_string() ? 0 : id.get<int64_t>(), name);
+    if (const auto p = images[i].find("patient_id"); p != images[i].end() && p->is_string())
+      patient_of[name] = p->get<std::string>();
   }
   if (numeric && text) throw Error(origin + ": image ids mix integers and strings; use one kind");
   // pycocotools evaluates the images in sorted id order, which breaks ties between equal scores.
   std::sort(ids.begin(), ids.end());
-  for (auto& [number_id, name] : ids) set.image_ids.push_back(std::move(name));
+  for (auto& [number_id, name] : ids) {
+    set.patient_ids.push_back(patient_of.count(name) ? patient_of[name] : std::string());
+    set.image_ids.push_back(std::move(name));
+  }
 
   std::set<int64_t> category_ids;
   for (size_t i = 0; i < categories.size(); ++i) {

@@ -92,6 +92,7 @@ EvalSet make_eval_set(const std::vector<data::Sample>& samples,
   for (size_t i = 0; i < samples.size(); ++i) {
     const auto& sample = samples[i];
     set.image_ids.push_back(sample.image_id);
+    set.patient_ids.push_back(sample.patient_id);
     if (sample.boxes.defined() && sample.boxes.numel() > 0) {
       const auto boxes = sample.boxes.to(at::kDouble).reshape({-1, 4}).contiguous();
       const auto labels = sample.labels.defined() ? sample.labels.to(at::kLong).contiguous()

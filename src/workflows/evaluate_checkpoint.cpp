@@ -28,7 +28,7 @@ std::vector<data::Sample> samples_to_evaluate(const Json& config, const std::str
 
 }  // namespace
 
-EvalResult evaluate_checkpoint(const CheckpointEvalOptions& options) {
+SetEvaluation evaluate_checkpoint(const CheckpointEvalOptions& options) {
   auto loaded = load_detector(options.checkpoint, options.config, options.overrides);
   Json config = loaded.config;
   for (const auto& [key, value] : options.eval_keys.items()) config["eval"][key] = value;
@@ -36,7 +36,7 @@ EvalResult evaluate_checkpoint(const CheckpointEvalOptions& options) {
   if (options.progress)
     std::cerr << "evaluating " << options.checkpoint << " on " << samples.size() << " images ("
               << options.split << ")\n";
-  return evaluate_samples(*loaded.model, config, samples, options.score_thr).result;
+  return evaluate_samples(*loaded.model, config, samples, options.score_thr);
 }
 
 }  // namespace mbmd::engine

@@ -49,6 +49,25 @@ TEST_F(EvalCommand, JsonOnHandBuiltFiles) {
   EXPECT_NEAR(j.at("cpm").get<double>(), 5.0 / 7, 1e-12);
 }
 
+// --bootstrap adds patient-level intervals around the same values, the same for the same seed.
+TEST_F(EvalCommand, BootstrapIntervals) {
+  const ProgramRun r = run("eval " + kFiles + " --json --bootstrap 100 --seed 3");
+  ASSERT_EQ(r.status, 0) << r.output;
+  const nlohmann::json j = nlohmann::json::parse(r.output);
+  const auto& b = j.at("bootstrap");
+  EXPECT_EQ(b.at("resamples"), 100);
+  const auto& tpr = b.at("metrics").at("tpr");
+  EXPECT_NEAR(tpr.at("value").get<double>(), 0.75, 1e-12);
+  EXPECT_LE(tpr.at("low").get<double>(), 0.75);
+  EXPECT_GE(tpr.at("high").get<double>(), 0.75);
+  EXPECT_TRUE(b.at("metrics").contains("ap20"));
+  EXPECT_TRUE(b.at("metrics").contains("sens@0.5"));
+  EXPECT_EQ(run("eval " + kFiles + " --json --bootstrap 100 --seed 3").output, r.output);
+  const ProgramRun table = run("eval " + kFiles + " --bootstrap 20");
+  EXPECT_NE(table.output.find("95% confidence intervals"), std::string::npos) << table.output;
+  EXPECT_EQ(run("eval " + kFiles + " --bootstrap -1", true).status, 1);
+}
+
 TEST_F(EvalCommand, Options) {
   ProgramRun r = run("eval " + kFiles + " --json --iou-thrs 0.75 --hit center --score-thr 0.45");
   ASSERT_EQ(r.status, 0) << r.output;

@@ -52,6 +52,9 @@ struct EvalSet {
   // The evaluated categories; empty means every category seen in the ground truth and the
   // detections. A category without ground truth is left out of the means.
   std::vector<int64_t> categories;
+  // The patient of each image (parallel to image_ids), for the patient-level bootstrap; empty,
+  // or an empty entry, makes an image its own patient.
+  std::vector<std::string> patient_ids;
 };
 
 // Checks that every box is finite with x2 >= x1 and y2 >= y1, every score finite, every image id

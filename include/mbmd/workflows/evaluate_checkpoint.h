@@ -8,6 +8,7 @@
 
 #include "mbmd/core/config.h"
 #include "mbmd/eval/evaluate.h"
+#include "mbmd/workflows/cv.h"
 
 namespace mbmd::engine {
 
@@ -21,7 +22,8 @@ struct CheckpointEvalOptions {
   bool progress = true;                // say what is evaluated on stderr
 };
 
-// mbmd::Error when the part holds no images, or for a bad checkpoint, config or file.
-EvalResult evaluate_checkpoint(const CheckpointEvalOptions& options);
+// The images, the model's detections on them and their evaluation; mbmd::Error when the part
+// holds no images, or for a bad checkpoint, config or file.
+SetEvaluation evaluate_checkpoint(const CheckpointEvalOptions& options);
 
 }  // namespace mbmd::engine

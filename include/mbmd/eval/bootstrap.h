@@ -1,0 +1,60 @@
+// Confidence intervals by patient-level bootstrap, as the field reports test numbers: patients
+// (not images) are drawn with replacement, separately among patients with and without masses, so
+// that every resample keeps the test part's mix; each resample is evaluated like the test part,
+// and the interval is the 2.5th and 97.5th percentile of each metric over the resamples.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "mbmd/eval/evaluate.h"
+
+namespace mbmd::engine {
+
+struct BootstrapOptions {
+  int64_t resamples = 1000;
+  uint64_t seed = 0;
+  double level = 0.95;  // central interval
+};
+
+struct MetricInterval {
+  double value = -1;  // on the set itself (-1: undefined)
+  double low = -1, high = -1;
+  int64_t defined = 0;  // resamples where the metric is defined
+};
+
+// Patients of `set` (its patient_ids, or the image when none), split into those with at least one
+// ground-truth box and those without; in each resample every stratum is drawn with replacement
+// to its own size. Returns, per resample, the drawn patients in draw order.
+std::vector<std::vector<std::string>> draw_patient_resamples(const EvalSet& set,
+                                                             const BootstrapOptions& options);
+
+// The set made of the drawn patients' images (a patient drawn twice counts twice; repeated
+// images get distinct ids "<id>#<k>").
+EvalSet resampled_set(const EvalSet& set, const std::vector<std::string>& patients);
+
+// numpy.percentile's default (linear interpolation between closest ranks), q in [0, 100].
+double percentile(std::vector<double> values, double q);
+
+// The interval of each metric (metric_names.h vocabulary: "ap20", "tpr", "sens@0.5", ...) over
+// the resamples; values a resample leaves undefined (-1) are left out of its percentiles.
+std::map<std::string, MetricInterval> bootstrap_intervals(const EvalSet& set,
+                                                          const EvalOptions& eval_options,
+                                                          const std::vector<std::string>& metrics,
+                                                          const BootstrapOptions& options);
+
+// The metrics reported with intervals by default: AP@20 and AP@50, TPR and FPPI at the operating
+// point, CPM, and the sensitivity at each FROC point.
+std::vector<std::string> default_bootstrap_metrics();
+
+// "metric  value  [low, high]" lines, and {"<metric>": {"value", "low", "high", "defined"}}.
+std::string format_intervals(const std::map<std::string, MetricInterval>& intervals,
+                             const std::vector<std::string>& order,
+                             const BootstrapOptions& options);
+nlohmann::json intervals_to_json(const std::map<std::string, MetricInterval>& intervals,
+                                 const BootstrapOptions& options);
+
+}  // namespace mbmd::engine

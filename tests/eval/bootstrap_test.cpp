@@ -1,0 +1,115 @@
+// The patient-level bootstrap: stratified draws, resampled sets, numpy's percentile, intervals.
+#include "mbmd/eval/bootstrap.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+
+#include "mbmd/core/error.h"
+
+namespace mbmd::engine {
+namespace {
+
+GroundTruth mass(const std::string& image, Box box) {
+  GroundTruth g;
+  g.image_id = image;
+  g.box = box;
+  return g;
+}
+
+Detection found(const std::string& image, Box box, double score) {
+  Detection d;
+  d.image_id = image;
+  d.box = box;
+  d.score = score;
+  return d;
+}
+
+// Six patients: p0..p2 with a mass (p0 has two films), p3..p5 without; one detection per film,
+// hits on p0's first film and p1, a false positive on p3.
+EvalSet six_patients() {
+  EvalSet set;
+  const std::vector<std::pair<std::string, std::string>> films = {
+      {"a", "p0"}, {"b", "p0"}, {"c", "p1"}, {"d", "p2"}, {"e", "p3"}, {"f", "p4"}, {"g", "p5"}};
+  for (const auto& [image, patient] : films) {
+    set.image_ids.push_back(image);
+    set.patient_ids.push_back(patient);
+  }
+  for (const char* image : {"a", "c", "d"})
+    set.ground_truths.push_back(mass(image, {10, 10, 50, 50}));
+  set.detections.push_back(found("a", {12, 12, 50, 50}, 0.9));
+  set.detections.push_back(found("c", {10, 10, 48, 52}, 0.8));
+  set.detections.push_back(found("e", {0, 0, 20, 20}, 0.7));
+  return set;
+}
+
+TEST(Bootstrap, DrawsKeepTheMixOfPatientsWithAndWithoutMasses) {
+  const EvalSet set = six_patients();
+  BootstrapOptions options;
+  options.resamples = 50;
+  const auto draws = draw_patient_resamples(set, options);
+  ASSERT_EQ(draws.size(), 50u);
+  const std::set<std::string> with = {"p0", "p1", "p2"};
+  bool varied = false;
+  for (const auto& drawn : draws) {
+    ASSERT_EQ(drawn.size(), 6u);
+    for (size_t k = 0; k < 3; ++k) EXPECT_TRUE(with.count(drawn[k])) << drawn[k];
+    for (size_t k = 3; k < 6; ++k) EXPECT_FALSE(with.count(drawn[k])) << drawn[k];
+    varied |= drawn != draws.front();
+  }
+  EXPECT_TRUE(varied);
+  EXPECT_EQ(draw_patient_resamples(set, options), draws);  // the seed fixes the draws
+  options.seed = 1;
+  EXPECT_NE(draw_patient_resamples(set, options), draws);
+}
+
+TEST(Bootstrap, ResampledSetRepeatsAPatientsFilmsUnderNewIds) {
+  const EvalSet resampled = resampled_set(six_patients(), {"p0", "p0", "p3"});
+  EXPECT_EQ(resampled.image_ids, (std::vector<std::string>{"a", "b", "a#1", "b#1", "e"}));
+  EXPECT_EQ(resampled.ground_truths.size(), 2u);  // a and a#1
+  EXPECT_EQ(resampled.detections.size(), 3u);     // a, a#1, e
+  EXPECT_EQ(resampled.detections[1].image_id, "a#1");
+}
+
+// numpy.percentile(v, q) with its default linear interpolation, computed by
+// tools/bootstrap_percentile_reference.py.
+TEST(Bootstrap, PercentileAsNumpy) {
+  const std::vector<double> v = {0.3, 0.1, 0.7, 0.5, 0.9, 0.2, 0.4};
+  EXPECT_NEAR(percentile(v, 2.5), 0.115, 1e-12);
+  EXPECT_NEAR(percentile(v, 50), 0.4, 1e-12);
+  EXPECT_NEAR(percentile(v, 97.5), 0.87, 1e-12);
+  EXPECT_NEAR(percentile({0.25, 0.75}, 2.5), 0.2625, 1e-12);
+  EXPECT_DOUBLE_EQ(percentile({0.5}, 97.5), 0.5);
+  EXPECT_DOUBLE_EQ(percentile({}, 50), -1);
+}
+
+TEST(Bootstrap, IntervalsHoldTheValueAndCollapseWhenPatientsAgree) {
+  EvalOptions eval;
+  eval.score_thr = 0.5;
+  BootstrapOptions options;
+  options.resamples = 200;
+  const auto intervals =
+      bootstrap_intervals(six_patients(), eval, {"ap50", "tpr", "fppi"}, options);
+  const auto& tpr = intervals.at("tpr");
+  EXPECT_NEAR(tpr.value, 2.0 / 3.0, 1e-9);  // two of three masses found
+  EXPECT_LE(tpr.low, tpr.value);
+  EXPECT_GE(tpr.high, tpr.value);
+  EXPECT_LT(tpr.low, tpr.high);
+  EXPECT_EQ(tpr.defined, 200);
+  EXPECT_GE(intervals.at("ap50").low, 0.0);
+  // Every patient alike (one film, one found mass): nothing varies.
+  EvalSet same;
+  for (const char* id : {"x", "y", "z"}) {
+    same.image_ids.push_back(id);
+    same.ground_truths.push_back(mass(id, {0, 0, 10, 10}));
+    same.detections.push_back(found(id, {0, 0, 10, 10}, 0.9));
+  }
+  const auto flat = bootstrap_intervals(same, eval, {"tpr"}, options).at("tpr");
+  EXPECT_DOUBLE_EQ(flat.low, 1.0);
+  EXPECT_DOUBLE_EQ(flat.high, 1.0);
+  EXPECT_THROW(bootstrap_intervals(same, eval, {"ap0"}, options), Error);
+}
+
+}  // namespace
+}  // namespace mbmd::engine
