@@ -6,25 +6,11 @@
 #include <map>
 #include <set>
 
+#include "eval/eval_builders.h"
 #include "mbmd/core/error.h"
 
 namespace mbmd::engine {
 namespace {
-
-GroundTruth mass(const std::string& image, Box box) {
-  GroundTruth g;
-  g.image_id = image;
-  g.box = box;
-  return g;
-}
-
-Detection found(const std::string& image, Box box, double score) {
-  Detection d;
-  d.image_id = image;
-  d.box = box;
-  d.score = score;
-  return d;
-}
 
 // Six patients: p0..p2 with a mass (p0 has two films), p3..p5 without; one detection per film,
 // hits on p0's first film and p1, a false positive on p3.
@@ -37,10 +23,10 @@ EvalSet six_patients() {
     set.patient_ids.push_back(patient);
   }
   for (const char* image : {"a", "c", "d"})
-    set.ground_truths.push_back(mass(image, {10, 10, 50, 50}));
-  set.detections.push_back(found("a", {12, 12, 50, 50}, 0.9));
-  set.detections.push_back(found("c", {10, 10, 48, 52}, 0.8));
-  set.detections.push_back(found("e", {0, 0, 20, 20}, 0.7));
+    set.ground_truths.push_back(test::gt(image, {10, 10, 50, 50}));
+  set.detections.push_back(test::det("a", {12, 12, 50, 50}, 0.9));
+  set.detections.push_back(test::det("c", {10, 10, 48, 52}, 0.8));
+  set.detections.push_back(test::det("e", {0, 0, 20, 20}, 0.7));
   return set;
 }
 
@@ -102,8 +88,8 @@ TEST(Bootstrap, IntervalsHoldTheValueAndCollapseWhenPatientsAgree) {
   EvalSet same;
   for (const char* id : {"x", "y", "z"}) {
     same.image_ids.push_back(id);
-    same.ground_truths.push_back(mass(id, {0, 0, 10, 10}));
-    same.detections.push_back(found(id, {0, 0, 10, 10}, 0.9));
+    same.ground_truths.push_back(test::gt(id, {0, 0, 10, 10}));
+    same.detections.push_back(test::det(id, {0, 0, 10, 10}, 0.9));
   }
   const auto flat = bootstrap_intervals(same, eval, {"tpr"}, options).at("tpr");
   EXPECT_DOUBLE_EQ(flat.low, 1.0);

@@ -1,27 +1,17 @@
 // COCO AP on hand-computed cases. Each case writes out the ranked list, its precision / recall
 // steps and the 101-point interpolation, so that the expected AP is a fraction worked by hand.
+#include "mbmd/eval/coco_ap.h"
+
 #include <gtest/gtest.h>
 
+#include "eval/eval_builders.h"
 #include "mbmd/core/error.h"
-#include "mbmd/eval/coco_ap.h"
 
 namespace mbmd::engine {
 namespace {
 
-GroundTruth gt(const std::string& image, Box box, int64_t category = 1, double area = -1,
-               bool crowd = false) {
-  GroundTruth g;
-  g.image_id = image;
-  g.box = box;
-  g.category = category;
-  g.area = area;
-  g.iscrowd = crowd;
-  return g;
-}
-
-Detection det(const std::string& image, Box box, double score, int64_t category = 1) {
-  return Detection{image, box, score, category};
-}
+using test::det;
+using test::gt;
 
 CocoApParams thresholds(std::vector<double> thrs) {
   CocoApParams params;

@@ -1,4 +1,6 @@
 // The COCO readers: what they make of good files and what they say about bad ones.
+#include "mbmd/eval/coco_io.h"
+
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -7,7 +9,6 @@
 #include <functional>
 
 #include "mbmd/core/error.h"
-#include "mbmd/eval/coco_io.h"
 
 namespace mbmd::engine {
 namespace {

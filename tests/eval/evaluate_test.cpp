@@ -1,4 +1,6 @@
 // evaluate(): the whole set of metrics on the hand-built files, its JSON and its table.
+#include "mbmd/eval/evaluate.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -6,7 +8,6 @@
 #include "mbmd/core/config.h"
 #include "mbmd/core/error.h"
 #include "mbmd/eval/coco_io.h"
-#include "mbmd/eval/evaluate.h"
 #include "mbmd_paths.h"
 
 namespace mbmd::engine {

@@ -1,20 +1,17 @@
 // TPR, FPPI, FROC and CPM on a hand-worked case, under both hit rules.
+#include "mbmd/eval/froc.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 
+#include "eval/eval_builders.h"
 #include "mbmd/core/error.h"
-#include "mbmd/eval/froc.h"
 
 namespace mbmd::engine {
 namespace {
 
-GroundTruth gt(const std::string& image, Box box) {
-  GroundTruth g;
-  g.image_id = image;
-  g.box = box;
-  return g;
-}
+using test::gt;
 
 // Masses m1 [0,0,10,10] and m2 [100,100,120,120] on I1, m3 [0,0,20,20] on I2; I3, I4 normal.
 //   score  image  box                 IoU rule (0.5)              centre rule
