@@ -17,8 +17,14 @@ Json read_json_file(const std::string& path, const std::string& what) {
   }
 }
 
+std::string json_text(const Json& j, int indent) {
+  // Text from the outside (a file name in Latin-1, a DICOM string) may not be UTF-8; JSON must
+  // be, and nlohmann's strict dump would throw: replace such bytes with U+FFFD instead.
+  return j.dump(indent, ' ', false, Json::error_handler_t::replace);
+}
+
 void write_json_file(const std::string& path, const Json& j, int indent) {
-  write_file_atomic(path, j.dump(indent) + "\n");
+  write_file_atomic(path, json_text(j, indent) + "\n");
 }
 
 }  // namespace mbmd

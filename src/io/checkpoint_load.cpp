@@ -5,7 +5,6 @@
 #include <c10/util/Exception.h>
 #include <caffe2/serialize/inline_container.h>
 
-#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -15,6 +14,7 @@
 #include "mbmd/core/error.h"
 #include "mbmd/io/checkpoint.h"
 #include "mbmd/io/pickle.h"
+#include "zip_directory.h"
 
 namespace mbmd::io {
 
@@ -77,38 +77,38 @@ PickleRef storage_value(at::Tensor storage) {
 
 // ---- zip format ---------------------------------------------------------------------------
 
-// Whether the zip's end-of-central-directory record (signature PK\5\6, in the last 22 + 65535
-// bytes) is complete: without it the file was cut short.
-bool has_end_of_central_directory(const std::string& path) {
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
-  const auto size = static_cast<int64_t>(in.tellg());
-  const int64_t tail = std::min<int64_t>(size, 22 + 65535);
-  std::string bytes(static_cast<size_t>(tail), '\0');
-  in.seekg(size - tail);
-  in.read(bytes.data(), tail);
-  if (!in) return false;
-  // The record is 22 bytes plus a comment whose length it gives, and ends the file.
-  for (size_t p = bytes.rfind(std::string("PK\x05\x06", 4)); p != std::string::npos;
-       p = p == 0 ? std::string::npos : bytes.rfind(std::string("PK\x05\x06", 4), p - 1)) {
-    if (p + 22 > bytes.size()) continue;
-    const size_t comment = static_cast<uint8_t>(bytes[p + 20]) |
-                           (static_cast<size_t>(static_cast<uint8_t>(bytes[p + 21])) << 8);
-    if (p + 22 + comment == bytes.size()) return true;
+// The storage that record `record` (`nbytes` bytes at `data`) holds for the persistent id `id`.
+PickleRef zip_storage(const StorageId& id, at::DataPtr data, size_t nbytes,
+                      const std::string& record, const std::string& where) {
+  // Compared by division: the element count comes from the file, and a product could wrap.
+  const size_t element = at::elementSize(id.dtype);
+  if (static_cast<uint64_t>(id.numel) > nbytes / element) {
+    throw Error(where + ": record " + record + " holds " + std::to_string(nbytes) +
+                " bytes, its tensor needs " + std::to_string(id.numel) + " elements of " +
+                std::to_string(element) + " bytes");
   }
-  return false;
+  const size_t need = static_cast<size_t>(id.numel) * element;
+  c10::Storage storage(c10::Storage::use_byte_size_t(), need, std::move(data), nullptr,
+                       /*resizable=*/false);
+  return storage_value(
+      at::empty({0}, at::TensorOptions().dtype(id.dtype)).set_(storage, 0, {id.numel}, {1}));
 }
 
 PickleRef read_zip(const std::string& path) {
   const std::string where = prefix(path);
+  // The reader allocates the size each record claims (its constructor already reads one), so
+  // every claim is checked against the file first; a file without a complete directory at its
+  // end is refused here as truncated.
+  std::error_code ec;
+  const auto file_size = static_cast<uint64_t>(fs::file_size(path, ec));
+  if (ec) throw Error(where + ": cannot be read (" + ec.message() + ")");
+  detail::check_zip_sizes(detail::read_zip_directory(path, where), file_size, where);
   std::unique_ptr<caffe2::serialize::PyTorchStreamReader> reader;
   try {
     reader = std::make_unique<caffe2::serialize::PyTorchStreamReader>(path);
   } catch (const c10::Error& e) {
-    const std::string why = first_line(e.what_without_backtrace());
-    if (!has_end_of_central_directory(path)) {
-      throw Error(where + ": truncated or corrupt zip archive (" + why + ")");
-    }
-    throw Error(where + ": a zip archive but not a PyTorch checkpoint (" + why + ")");
+    throw Error(where + ": a zip archive but not a PyTorch checkpoint (" +
+                first_line(e.what_without_backtrace()) + ")");
   }
   try {
     if (reader->hasRecord("constants.pkl") || reader->hasRecord("model.json")) {
@@ -126,16 +126,7 @@ PickleRef read_zip(const std::string& path) {
       const std::string record = "data/" + id.key;
       if (!reader->hasRecord(record)) throw Error(where + ": record " + record + " is missing");
       auto [data, nbytes] = reader->getRecord(record);
-      const size_t need = static_cast<size_t>(id.numel) * at::elementSize(id.dtype);
-      if (nbytes < need) {
-        throw Error(where + ": record " + record + " holds " + std::to_string(nbytes) +
-                    " bytes, its tensor needs " + std::to_string(need));
-      }
-      c10::Storage storage(c10::Storage::use_byte_size_t(), need, std::move(data), nullptr,
-                           /*resizable=*/false);
-      at::Tensor flat =
-          at::empty({0}, at::TensorOptions().dtype(id.dtype)).set_(storage, 0, {id.numel}, {1});
-      return storages[id.key] = storage_value(flat);
+      return storages[id.key] = zip_storage(id, std::move(data), nbytes, record, where);
     };
     return unpickle(static_cast<const uint8_t*>(pkl.get()), pkl_size, where + " (data.pkl)", load);
   } catch (const c10::Error& e) {
@@ -239,7 +230,7 @@ PickleRef read_legacy(const std::string& path) {
       const auto& view = pid.items[5]->items;
       if (view.size() != 3 || !view[0]->is_string() || view[1]->kind != Kind::Int ||
           view[2]->kind != Kind::Int || view[1]->integer < 0 || view[2]->integer < 0 ||
-          view[1]->integer + view[2]->integer > root.numel()) {
+          view[2]->integer > root.numel() - view[1]->integer) {
         throw Error(where + ": corrupt storage view of storage " + id.key);
       }
       auto v = views.find(view[0]->text);
@@ -284,13 +275,21 @@ StateDict to_state_dict(const PickleValue& v, const std::string& where) {
   return out;
 }
 
-Json meta_json(const PickleValue& meta) {
-  if (meta.is_string()) {
-    // The project's own files store meta as JSON text.
-    Json parsed = Json::parse(meta.text, nullptr, /*allow_exceptions=*/false);
-    return parsed.is_discarded() ? Json(meta.text) : parsed;
-  }
-  return to_json(meta);
+Json meta_json(const PickleValue& meta, const std::string& where) {
+  if (!meta.is_string()) return to_json(meta);
+  // The project's own files store meta as JSON text. Bytes that are not UTF-8 become U+FFFD
+  // first (the parser would refuse the text, and the JSON writer throws on such bytes), and the
+  // text may nest no deeper than a pickle may (callers walk it recursively).
+  const std::string text = valid_utf8(meta.text);
+  const auto depth_limit = [&](int depth, Json::parse_event_t, Json&) {
+    if (depth >= kMaxPickleNesting) {
+      throw Error(where + ": meta JSON nesting deeper than " + std::to_string(kMaxPickleNesting) +
+                  " levels");
+    }
+    return true;
+  };
+  Json parsed = Json::parse(text, depth_limit, /*allow_exceptions=*/false);
+  return parsed.is_discarded() ? Json(text) : parsed;
 }
 
 std::string key_list(const PickleValue& dict) {
@@ -332,7 +331,7 @@ Checkpoint interpret(const PickleValue& root, const std::string& path) {
   for (const auto& [key, value] : root.entries) {
     if (!key->is_string() || key->text == state_key) continue;
     if (key->text == "meta") {
-      ckpt.meta = meta_json(*value);
+      ckpt.meta = meta_json(*value, where);
     } else if (is_tensor_dict(*value)) {
       ckpt.sections[key->text] = to_state_dict(*value, where + " '" + key->text + "'");
     }

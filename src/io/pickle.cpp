@@ -14,6 +14,35 @@ namespace {
 using Kind = PickleValue::Kind;
 using Json = nlohmann::json;
 
+// The length of the well-formed UTF-8 sequence that starts at text[i] (the Unicode standard's
+// table 3-7, which nlohmann::json's writer also enforces), or 0 when none starts there.
+size_t utf8_sequence_length(const std::string& text, size_t i) {
+  const auto byte = [&](size_t k) { return static_cast<uint8_t>(text[k]); };
+  const uint8_t lead = byte(i);
+  if (lead < 0x80) return 1;
+  size_t n = 0;
+  uint8_t low = 0x80;  // the range of the second byte
+  uint8_t high = 0xbf;
+  if (lead >= 0xc2 && lead <= 0xdf) {
+    n = 2;
+  } else if (lead >= 0xe0 && lead <= 0xef) {
+    n = 3;
+    if (lead == 0xe0) low = 0xa0;   // overlong
+    if (lead == 0xed) high = 0x9f;  // surrogates
+  } else if (lead >= 0xf0 && lead <= 0xf4) {
+    n = 4;
+    if (lead == 0xf0) low = 0x90;   // overlong
+    if (lead == 0xf4) high = 0x8f;  // past U+10FFFF
+  } else {
+    return 0;
+  }
+  if (text.size() - i < n || byte(i + 1) < low || byte(i + 1) > high) return 0;
+  for (size_t k = 2; k < n; ++k) {
+    if ((byte(i + k) & 0xc0) != 0x80) return 0;
+  }
+  return n;
+}
+
 // A dict key as JSON object keys need it: text.
 std::string key_text(const PickleValue& key) {
   switch (key.kind) {
@@ -47,7 +76,9 @@ Json json_array(const std::vector<PickleRef>& items, int depth) {
 // Dict and dict-subclass entries as a JSON object, at nesting depth `depth`.
 Json json_object(const std::vector<std::pair<PickleRef, PickleRef>>& entries, int depth) {
   Json out = Json::object();
-  for (const auto& [key, value] : entries) out[key_text(*key)] = json_of(*value, depth);
+  for (const auto& [key, value] : entries) {
+    out[valid_utf8(key_text(*key))] = json_of(*value, depth);
+  }
   return out;
 }
 
@@ -72,7 +103,7 @@ Json json_of(const PickleValue& v, int depth) {
     case Kind::Float:
       return v.number;
     case Kind::String:
-      return v.text;
+      return valid_utf8(v.text);
     case Kind::Bytes:
       return "<bytes of length " + std::to_string(v.text.size()) + ">";
     case Kind::List:
@@ -88,12 +119,12 @@ Json json_of(const PickleValue& v, int depth) {
       return s.str();
     }
     case Kind::Global:
-      return v.text;
+      return valid_utf8(v.text);
     case Kind::Object: {
       // Dict and list subclasses (mmcv's ConfigDict) keep their items; other objects are named.
       if (!v.entries.empty()) return json_object(v.entries, depth + 1);
       if (!v.items.empty()) return json_array(v.items, depth + 1);
-      return "<" + v.text + " object>";
+      return valid_utf8("<" + v.text + " object>");
     }
   }
   return nullptr;
@@ -102,6 +133,25 @@ Json json_of(const PickleValue& v, int depth) {
 }  // namespace
 
 nlohmann::json to_json(const PickleValue& value) { return json_of(value, 0); }
+
+std::string valid_utf8(const std::string& text) {
+  size_t i = 0;
+  size_t n = 0;
+  while (i < text.size() && (n = utf8_sequence_length(text, i)) > 0) i += n;
+  if (i == text.size()) return text;  // the usual case: nothing to replace
+  std::string out = text.substr(0, i);
+  while (i < text.size()) {
+    n = utf8_sequence_length(text, i);
+    if (n == 0) {
+      out += "\xef\xbf\xbd";  // U+FFFD REPLACEMENT CHARACTER, for this one byte
+      n = 1;
+    } else {
+      out.append(text, i, n);
+    }
+    i += n;
+  }
+  return out;
+}
 
 const PickleValue* PickleValue::find(const std::string& key) const {
   for (const auto& [k, v] : entries) {

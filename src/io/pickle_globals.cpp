@@ -39,21 +39,31 @@ PickleRef Unpickler::rebuild_tensor(const std::vector<PickleRef>& args, const st
   const auto sizes = int_list(*args[2], "size", fn, source_);
   const auto strides = int_list(*args[3], "stride", fn, source_);
   if (sizes.size() != strides.size()) fail(fn + ": size and stride differ in length");
-  // The furthest element the view touches must lie inside the storage.
+  if (offset < 0) fail(fn + ": negative storage offset");
+  // The furthest element the view touches must lie inside the storage; sizes and strides come
+  // from the file, so every product is checked for overflow (a wrapped one could pass the test).
   int64_t last = offset;
-  bool empty = false;
+  int64_t count = 1;
   for (size_t d = 0; d < sizes.size(); ++d) {
     if (sizes[d] < 0 || strides[d] < 0) fail(fn + ": negative size or stride");
-    if (sizes[d] == 0) empty = true;
-    last += (sizes[d] - 1) * strides[d];
+    if (sizes[d] == 0) count = 0;
   }
+  for (size_t d = 0; d < sizes.size() && count > 0; ++d) {
+    int64_t reach = 0;
+    if (__builtin_mul_overflow(sizes[d] - 1, strides[d], &reach) ||
+        __builtin_add_overflow(last, reach, &last) ||
+        __builtin_mul_overflow(count, sizes[d], &count)) {
+      fail(fn + ": tensor size or stride too large");
+    }
+  }
+  const bool empty = count == 0;
   // A typed storage counts elements of its own type; an untyped one (v3) is reinterpreted.
   const at::ScalarType type = dtype.value_or(storage.tensor.scalar_type());
   const auto element = static_cast<int64_t>(at::elementSize(type));
   const int64_t start_bytes = storage.tensor.storage_offset() * storage.tensor.element_size();
   if (start_bytes % element != 0) fail(fn + ": storage is not aligned to its tensor type");
   const int64_t numel = storage.tensor.numel() * storage.tensor.element_size() / element;
-  if (offset < 0 || (!empty && last >= numel)) {
+  if (!empty && last >= numel) {
     fail(fn + ": tensor (offset " + std::to_string(offset) + ", last element " +
          std::to_string(last) + ") reaches outside its storage of " + std::to_string(numel) +
          " elements");
@@ -85,6 +95,10 @@ PickleRef Unpickler::reduce(const PickleRef& callable, const PickleRef& args_val
       }
       set_items(*d, std::move(kv));
     } else if (!args.empty() && args[0]->kind == Kind::Dict) {
+      for (const auto& [key, value] : args[0]->entries) {
+        adopt(*d, *key);
+        adopt(*d, *value);
+      }
       d->entries = args[0]->entries;
     }
     return d;
@@ -110,9 +124,7 @@ PickleRef Unpickler::reduce(const PickleRef& callable, const PickleRef& args_val
   }
   if (name == "copyreg._reconstructor" || name == "copy_reg._reconstructor") {
     // Protocols 0 and 1 write an instance as _reconstructor(cls, base, state) then BUILD.
-    auto obj = make(Kind::Object);
-    obj->text = !args.empty() && args[0]->kind == Kind::Global ? args[0]->text : name;
-    return obj;
+    return make_object(!args.empty() && args[0]->kind == Kind::Global ? args[0]->text : name, {});
   }
   if (name == "_codecs.encode") {
     // Protocol 2 from Python 3 writes bytes as _codecs.encode(str, 'latin1').
@@ -125,15 +137,11 @@ PickleRef Unpickler::reduce(const PickleRef& callable, const PickleRef& args_val
   }
   if (name == "builtins.set" || name == "builtins.frozenset" || name == "__builtin__.set" ||
       name == "__builtin__.frozenset" || name == "torch.Size") {
-    auto out = make(name == "torch.Size" ? Kind::Tuple : Kind::List);
-    if (!args.empty()) out->items = args[0]->items;
-    return out;
+    return make_container(name == "torch.Size" ? Kind::Tuple : Kind::List,
+                          args.empty() ? std::vector<PickleRef>() : args[0]->items);
   }
   // Anything else: a placeholder that remembers what would have been built.
-  auto obj = make(Kind::Object);
-  obj->text = name.empty() ? "<call of " + callable->describe() + ">" : name;
-  obj->args = args;
-  return obj;
+  return make_object(name.empty() ? "<call of " + callable->describe() + ">" : name, args);
 }
 
 }  // namespace mbmd::io::detail

@@ -2,6 +2,7 @@
 // pickletools) of the stack machine declared in pickle_machine.h.
 #include "pickle_machine.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace mbmd::io {
@@ -65,6 +66,25 @@ uint64_t Unpickler::memo_key(uint8_t op) {
   }
 }
 
+void Unpickler::adopt(PickleValue& parent, PickleValue& child) {
+  // Python's pickler finishes a value before it puts the value inside another, so a contained
+  // value changes only when the pickle is self-referencing (a list that holds itself, directly
+  // or through its items). Refusing that keeps every value tree acyclic (shared_ptr cycles would
+  // never be freed) and keeps the nesting count of a contained value final, hence exact.
+  if (&child == &parent || parent.contained) {
+    const char* what = &child == &parent ? " would contain itself"
+                                         : " changes after it was put inside another value";
+    throw Error(source_ + ": self-referencing pickle at byte " + std::to_string(op_pos_) + " (" +
+                parent.describe() + what + "), which is not supported");
+  }
+  if (child.nesting >= kMaxPickleNesting) {
+    throw Error(source_ + ": pickle nesting deeper than " + std::to_string(kMaxPickleNesting) +
+                " levels at byte " + std::to_string(op_pos_));
+  }
+  parent.nesting = std::max(parent.nesting, child.nesting + 1);
+  child.contained = true;
+}
+
 PickleRef Unpickler::run(size_t* consumed) {
   while (true) {
     op_pos_ = pos_;
@@ -74,7 +94,7 @@ PickleRef Unpickler::run(size_t* consumed) {
         if (u8() > 5) fail("unknown pickle protocol");
         break;
       case 0x95:  // FRAME (protocol 4): an 8-byte frame length, frames are read transparently
-        take(8);
+        need(static_cast<size_t>(uint_le(8)));
         break;
       case '.': {  // STOP
         if (stack_.size() != 1 || !marks_.empty()) {
@@ -219,13 +239,10 @@ PickleRef Unpickler::run(size_t* consumed) {
       case 0x8f:  // EMPTY_SET (sets are kept as lists)
         push(make(Kind::List));
         break;
-      case 'l':     // LIST
-      case 0x91: {  // FROZENSET
-        auto l = make(Kind::List);
-        l->items = pop_mark();
-        push(l);
+      case 'l':   // LIST
+      case 0x91:  // FROZENSET
+        push(make_container(Kind::List, pop_mark()));
         break;
-      }
       case ')':  // EMPTY_TUPLE
         push(make(Kind::Tuple));
         break;
@@ -316,34 +333,33 @@ PickleRef Unpickler::run(size_t* consumed) {
         if (name == "collections.OrderedDict" || name == "builtins.dict") {
           push(reduce(cls, make(Kind::Tuple)));
         } else {
-          auto obj = make(Kind::Object);
-          obj->text = cls->kind == Kind::Global ? name : "<instance of " + cls->describe() + ">";
-          obj->args = args->items;
-          push(obj);
+          push(make_object(
+              cls->kind == Kind::Global ? name : "<instance of " + cls->describe() + ">",
+              args->items));
         }
         break;
       }
       case 'i': {  // INST (protocol 0)
         const std::string module = line();
         const std::string name = line();
-        auto obj = make(Kind::Object);
-        obj->text = module + "." + name;
-        obj->args = pop_mark();
-        push(obj);
+        push(make_object(module + "." + name, pop_mark()));
         break;
       }
       case 'o': {  // OBJ (protocol 1)
         auto items = pop_mark();
         if (items.empty()) fail("OBJ without a class");
-        auto obj = make(Kind::Object);
-        obj->text = items[0]->kind == Kind::Global ? items[0]->text : items[0]->describe();
-        obj->args.assign(items.begin() + 1, items.end());
-        push(obj);
+        push(make_object(items[0]->kind == Kind::Global ? items[0]->text : items[0]->describe(),
+                         std::vector<PickleRef>(items.begin() + 1, items.end())));
         break;
       }
       case 'b': {  // BUILD: obj.__setstate__(state)
         PickleRef state = pop();
-        top()->state = std::move(state);
+        PickleValue& target = *top();
+        // addict's Dict (mmcv's ConfigDict) pickles itself as its own state: its items are
+        // already set, so there is nothing to keep (and keeping it would be a cycle).
+        if (state.get() == &target) break;
+        adopt(target, *state);
+        target.state = std::move(state);
         break;
       }
       case 'Q': {  // BINPERSID

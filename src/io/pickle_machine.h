@@ -130,10 +130,29 @@ class Unpickler {
     return v;
   }
 
+  // Puts `child` inside `parent` (as an item, a dict key or value, an argument or the state):
+  // refuses a self-reference and nesting deeper than kMaxPickleNesting (pickle_machine.cpp).
+  void adopt(PickleValue& parent, PickleValue& child);
+  void adopt_all(PickleValue& parent, const std::vector<PickleRef>& children) {
+    for (const auto& child : children) adopt(parent, *child);
+  }
+  // A new List or Tuple holding `items`.
+  PickleRef make_container(Kind kind, std::vector<PickleRef> items) {
+    auto c = make(kind);
+    adopt_all(*c, items);
+    c->items = std::move(items);
+    return c;
+  }
   PickleRef make_tuple(std::vector<PickleRef> items) {
-    auto t = make(Kind::Tuple);
-    t->items = std::move(items);
-    return t;
+    return make_container(Kind::Tuple, std::move(items));
+  }
+  // A new Object of class `name` whose constructor arguments are `args`.
+  PickleRef make_object(const std::string& name, std::vector<PickleRef> args) {
+    auto obj = make(Kind::Object);
+    obj->text = name;
+    adopt_all(*obj, args);
+    obj->args = std::move(args);
+    return obj;
   }
   PickleRef make_global(const std::string& module, const std::string& name) {
     return make_string(module + "." + name, Kind::Global);
@@ -143,6 +162,7 @@ class Unpickler {
       fail("SETITEMS on " + target.describe());
     }
     if (kv.size() % 2 != 0) fail("SETITEMS with an odd number of items");
+    adopt_all(target, kv);
     for (size_t k = 0; k < kv.size(); k += 2) {
       // A repeated key replaces the value in place, keeping the first position like a dict.
       bool replaced = false;
@@ -163,6 +183,7 @@ class Unpickler {
     if (target.kind != Kind::List && target.kind != Kind::Object) {
       fail("APPENDS on " + target.describe());
     }
+    adopt_all(target, items);
     for (auto& item : items) target.items.push_back(std::move(item));
   }
 

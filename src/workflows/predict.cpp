@@ -208,16 +208,16 @@ class ResultsFile {
     const auto now = std::chrono::steady_clock::now();
     if (!final && now - last_flush_ < std::chrono::seconds(2)) return;
     last_flush_ = now;
-    write_file_atomic(out_, results_.dump(1) + "\n");
+    write_json_file(out_, results_, 1);
     Json errors = Json::array();
     for (const auto& f : failed_) errors.push_back({{"file_name", f.file}, {"reason", f.reason}});
-    write_file_atomic(errors_, errors.dump(1) + "\n");
+    write_json_file(errors_, errors, 1);
     if (final) {
       std::error_code ignored;
       fs::remove(progress_, ignored);
       return;
     }
-    write_file_atomic(progress_, Json{{"done", order_}}.dump(1) + "\n");
+    write_json_file(progress_, Json{{"done", order_}}, 1);
   }
 
  private:

@@ -74,6 +74,13 @@ TEST_F(CoreFiles, JsonFileRoundTripAndErrorsNameTheFile) {
   EXPECT_THROW(read_json_file((dir_ / "missing.json").string()), Error);
 }
 
+// A file name that is not UTF-8 (Latin-1 "\xe9") reaches the results as U+FFFD, not an exception.
+TEST_F(CoreFiles, JsonTextReplacesBytesThatAreNotUtf8) {
+  const Json j = {{"file_name", std::string("caf\xe9.png")}};
+  EXPECT_EQ(json_text(j), "{\"file_name\":\"caf\xef\xbf\xbd.png\"}");
+  EXPECT_NO_THROW(write_json_file((dir_ / "latin1.json").string(), j));
+}
+
 TEST_F(CoreFiles, ConfigNamesAreFoundThroughMbmdConfigPath) {
   fs::create_directories(dir_ / "mine" / "sub");
   std::ofstream(dir_ / "mine" / "sub" / "tiny.json") << R"({"model": {"num_classes": 3}})";

@@ -18,6 +18,7 @@ using testing::manifest;
 using testing::read_file;
 using testing::TempDir;
 using testing::write_file;
+using testing::write_zip;
 
 at::ScalarType dtype_from_python(const std::string& name) {
   static const std::map<std::string, at::ScalarType> table = {
@@ -255,15 +256,6 @@ TEST(CheckpointErrors, TruncatedFiles) {
     write_file(dir.file("cut.pth"), legacy.substr(0, cut));
     EXPECT_CONTAINS(load_error(dir.file("cut.pth")), "truncated");
   }
-}
-
-// A torch.save-like zip with the given data.pkl and records.
-void write_zip(const std::string& path, const std::string& pkl,
-               const std::vector<std::pair<std::string, std::string>>& records = {}) {
-  caffe2::serialize::PyTorchStreamWriter writer(path);
-  writer.writeRecord("data.pkl", pkl.data(), pkl.size());
-  for (const auto& [name, data] : records) writer.writeRecord(name, data.data(), data.size());
-  writer.writeEndOfFile();
 }
 
 // {'w': _rebuild_tensor_v2(('storage', FloatStorage, '0', 'cpu', 2), 0, (n,), (1,), False, {})}

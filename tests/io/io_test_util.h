@@ -2,6 +2,7 @@
 // Python (which has torch) for reference outputs, and reading whole files.
 #pragma once
 
+#include <caffe2/serialize/inline_container.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -11,6 +12,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "mbmd_paths.h"
 #include "python_interpreter.h"
@@ -39,6 +42,15 @@ inline std::string read_file(const std::string& path) {
 inline void write_file(const std::string& path, const std::string& bytes) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+// A torch.save-like zip with the given data.pkl and records.
+inline void write_zip(const std::string& path, const std::string& pkl,
+                      const std::vector<std::pair<std::string, std::string>>& records = {}) {
+  caffe2::serialize::PyTorchStreamWriter writer(path);
+  writer.writeRecord("data.pkl", pkl.data(), pkl.size());
+  for (const auto& [name, data] : records) writer.writeRecord(name, data.data(), data.size());
+  writer.writeEndOfFile();
 }
 
 // A fresh folder under the system's temporary directory, removed with the object.

@@ -11,7 +11,10 @@ namespace mbmd {
 // ("config file", "COCO file"): "<what> <path>: cannot be opened" or "...: not valid JSON: ...".
 Json read_json_file(const std::string& path, const std::string& what = "file");
 
-// Writes `j` (indented by `indent`) atomically, with a final newline.
+// `j` as JSON text (indented by `indent`), bytes that are not UTF-8 replaced by U+FFFD.
+std::string json_text(const Json& j, int indent = -1);
+
+// Writes json_text(j, indent) atomically, with a final newline.
 void write_json_file(const std::string& path, const Json& j, int indent = 2);
 
 }  // namespace mbmd
