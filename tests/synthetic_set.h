@@ -12,8 +12,18 @@
 #include "mbmd/core/config.h"
 #include "mbmd/data/coco.h"
 #include "mbmd/data/png.h"
+#include "mbmd/model/roi_head.h"
 
 namespace mbmd::testing {
+
+// Two detections in original pixels: [10,20,30,60] class 0 at 0.9, [5,5,9,7] class 1 at 0.2.
+inline model::Detections two_detections() {
+  model::Detections d;
+  d.boxes = at::tensor({10.0f, 20.0f, 30.0f, 60.0f, 5.0f, 5.0f, 9.0f, 7.0f}).view({2, 4});
+  d.scores = at::tensor({0.9f, 0.2f});
+  d.labels = at::tensor({0, 1}, at::kLong);
+  return d;
+}
 
 // Writes `count` images of width x height into `folder` and `folder`/set.json; returns the json's
 // path. Image i has a blob of radius 8 + 2 * (i % 3) at a place that depends on i.

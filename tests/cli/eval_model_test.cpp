@@ -9,10 +9,10 @@
 #include <vector>
 
 #include "cli/run_mbmd.h"
-#include "synthetic_set.h"
-#include "mbmd/train/checkpointing.h"
 #include "mbmd/model/detector.h"
+#include "mbmd/train/checkpointing.h"
 #include "mbmd_paths.h"
+#include "synthetic_set.h"
 
 namespace {
 

@@ -15,17 +15,7 @@ namespace {
 namespace fs = std::filesystem;
 using testing::ProgramRun;
 
-ProgramRun run_shell(const std::string& command) {
-  ProgramRun result;
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  if (!pipe) return result;
-  char buffer[4096];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) result.output.append(buffer, n);
-  const int status = pclose(pipe);
-  result.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
-}
+ProgramRun run_shell(const std::string& command) { return testing::run_command(command + " 2>&1"); }
 
 TEST(Version, SaysVersionLibTorchDeviceAndCpuFeatures) {
   const ProgramRun run = testing::run_mbmd("--version");

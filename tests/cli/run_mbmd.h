@@ -17,9 +17,8 @@ struct ProgramRun {
 
 // With merge_stderr false, stderr is dropped, so that output holds what the program printed for
 // machines (JSON) and nothing else.
-inline ProgramRun run_mbmd(const std::string& args, bool merge_stderr = true) {
-  const std::string command =
-      std::string("'") + MBMD_BINARY + "' " + args + (merge_stderr ? " 2>&1" : " 2>/dev/null");
+// Runs a shell command line and collects its status and output (stderr redirected by the caller).
+inline ProgramRun run_command(const std::string& command) {
   ProgramRun result;
   FILE* pipe = popen(command.c_str(), "r");
   if (!pipe) return result;
@@ -29,6 +28,11 @@ inline ProgramRun run_mbmd(const std::string& args, bool merge_stderr = true) {
   const int status = pclose(pipe);
   result.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return result;
+}
+
+inline ProgramRun run_mbmd(const std::string& args, bool merge_stderr = true) {
+  return run_command(std::string("'") + MBMD_BINARY + "' " + args +
+                     (merge_stderr ? " 2>&1" : " 2>/dev/null"));
 }
 
 }  // namespace mbmd::testing

@@ -12,8 +12,8 @@
 #include <string>
 
 #include "cli/run_mbmd.h"
-#include "synthetic_set.h"
 #include "mbmd_paths.h"
+#include "synthetic_set.h"
 
 namespace {
 

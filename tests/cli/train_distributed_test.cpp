@@ -30,9 +30,9 @@
 #include <vector>
 
 #include "cli/run_mbmd.h"
-#include "synthetic_set.h"
 #include "mbmd/io/checkpoint.h"
 #include "mbmd_paths.h"
+#include "synthetic_set.h"
 
 namespace {
 

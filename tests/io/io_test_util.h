@@ -9,16 +9,34 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "mbmd/core/error.h"
+#include "mbmd/io/pickle.h"
 #include "mbmd_paths.h"
 #include "python_interpreter.h"
 
 namespace mbmd::io::testing {
+
+// Unpickles bytes held in a string (origin "test.pkl").
+inline PickleRef unpickle_string(const std::string& bytes, const PersistentLoad& load = nullptr) {
+  return unpickle(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), "test.pkl", load);
+}
+
+// The mbmd::Error message `f` throws, or "(no error)".
+inline std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
 
 inline std::string fixture(const std::string& name) {
   return std::string(MBMD_SOURCE_DIR) + "/tests/fixtures/io/" + name;

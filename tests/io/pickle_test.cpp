@@ -11,22 +11,11 @@
 namespace mbmd::io {
 namespace {
 
+using testing::error_of;
 using testing::fixture;
 using testing::manifest;
 using testing::read_file;
-
-PickleRef unpickle_string(const std::string& bytes, const PersistentLoad& load = nullptr) {
-  return unpickle(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), "test.pkl", load);
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using testing::unpickle_string;
 
 // Python's pickle.dump of the same object at each protocol: the JSON form must equal what the
 // generator computed from the object in Python.

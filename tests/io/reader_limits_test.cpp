@@ -18,8 +18,10 @@ namespace {
 
 using nlohmann::json;
 using namespace std::string_literals;  // "..."s keeps NUL bytes inside literals
+using testing::error_of;
 using testing::read_file;
 using testing::TempDir;
+using testing::unpickle_string;
 using testing::write_file;
 using testing::write_zip;
 
@@ -35,19 +37,6 @@ std::string le(uint64_t v, int n) {
 }
 
 std::string unicode(const std::string& s) { return "X" + le(s.size(), 4) + s; }  // BINUNICODE
-
-PickleRef unpickle_string(const std::string& bytes, const PersistentLoad& load = nullptr) {
-  return unpickle(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), "test.pkl", load);
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
 
 std::string pickle_error(const std::string& bytes) {
   return error_of([&] { unpickle_string(bytes); });

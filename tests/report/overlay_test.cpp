@@ -3,16 +3,12 @@
 
 #include <gtest/gtest.h>
 
+#include "synthetic_set.h"
+
 namespace mbmd::engine {
 namespace {
 
-model::Detections two_detections() {
-  model::Detections d;
-  d.boxes = at::tensor({10.0f, 20.0f, 30.0f, 60.0f, 5.0f, 5.0f, 9.0f, 7.0f}).view({2, 4});
-  d.scores = at::tensor({0.9f, 0.2f});
-  d.labels = at::tensor({0, 1}, at::kLong);
-  return d;
-}
+using mbmd::testing::two_detections;
 
 TEST(Overlay, RectanglesAndDigits) {
   at::Tensor image = at::zeros({20, 30});
