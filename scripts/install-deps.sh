@@ -5,7 +5,8 @@
 # benchmarks use.
 set -euo pipefail
 packages=(build-essential cmake ccache git libtorch-dev libopenblas0-pthread nlohmann-json3-dev
-  libpng-dev libgdcm-dev libgdcm-tools libgloo-dev libgtest-dev googletest python3-torch
+  libpng-dev libgdcm-dev libgdcm-tools libdcmtk-dev dcmtk dicom3tools libgloo-dev libgtest-dev
+  googletest python3-torch
   python3-torchvision)
 missing=()
 for p in "${packages[@]}"; do

@@ -21,6 +21,9 @@ constexpr const char* kSummary =
     "--config is given.\n\n"
     "With --tta flip, or several --checkpoint (an ensemble), the runs of each image are merged\n"
     "(--merge wbf or nms).\n\n"
+    "A multi-frame DICOM file (a tomosynthesis volume) is run frame by frame; its results carry\n"
+    "\"frame\" (0-based). With --sr-out, each DICOM input also gets a DICOM SR (TID 1500\n"
+    "Measurement Report) of the findings scoring --sr-thr or more, for PACS and viewers.\n\n"
     "example: mbmd predict --checkpoint runs/mhfpn/best.ckpt scans/ --out dets.json \\\n"
     "           --overlay overlays/ --score-thr 0.3";
 
@@ -45,6 +48,12 @@ int predict_command(const Args& args) {
       .to(&options.gt)
       .option("overlay", "also write one PNG per image with boxes and scores into this folder")
       .to(&options.overlay_dir)
+      .option("sr-out",
+              "also write a DICOM Structured Report (TID 1500) per DICOM input into this folder: "
+              "<stem>.sr.dcm, in the source's study")
+      .to(&options.sr_dir)
+      .option("sr-thr", "findings scoring at least this go into the DICOM SRs", "0.5")
+      .to(&options.sr_thr)
       .option("score-thr", "leave out detections scoring below this (default: keep all)")
       .to(&options.score_thr)
       .option("overlay-thr", "draw detections scoring at least this on overlays", "0.5")
@@ -73,6 +82,7 @@ int predict_command(const Args& args) {
   options.tta_flip = tta == "flip";
   options.merge.method = engine::parse_merge_method(merge);
   if (!config.empty()) options.config = load_config(config);
+  options.config_name = config;
   const engine::PredictResult result = engine::run_predict(options);
   std::cout << result.images << " images, " << result.detections << " detections -> " << options.out
             << " (" << result.threads << " threads)";

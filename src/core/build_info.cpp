@@ -32,11 +32,13 @@ std::vector<std::string> cpu_features() {
   return found;
 }
 
+std::string version_string() { return std::string(MBMD_VERSION) + " (commit " + MBMD_COMMIT + ")"; }
+
 std::string build_info() {
   std::ostringstream out;
-  out << "mbmd " << MBMD_VERSION << " (commit " << MBMD_COMMIT << ")\n";
-  out << "LibTorch " << TORCH_VERSION << ", oneDNN " << (at::hasMKLDNN() ? "yes" : "no")
-      << ", " << std::thread::hardware_concurrency() << " cores\n";
+  out << "mbmd " << version_string() << "\n";
+  out << "LibTorch " << TORCH_VERSION << ", oneDNN " << (at::hasMKLDNN() ? "yes" : "no") << ", "
+      << std::thread::hardware_concurrency() << " cores\n";
   const bool cuda = torch::cuda::is_available();
   out << "device: cpu"
       << (cuda ? ", cuda (" + std::to_string(torch::cuda::device_count()) + ")"

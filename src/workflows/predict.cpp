@@ -20,6 +20,7 @@
 #include "mbmd/inference/predictor.h"
 #include "mbmd/pipeline/data_pipeline.h"
 #include "mbmd/report/overlay.h"
+#include "predict_reports.h"
 
 namespace mbmd::engine {
 namespace {
@@ -54,8 +55,9 @@ std::vector<fs::path> collect_inputs(const std::vector<std::string>& inputs) {
 }
 
 // One sample per file, its image id the file's stem (which must be unique); a DICOM file's
-// laterality, view and patient from its header. A DICOM file whose header cannot be read is a
-// failed file, not an error of the run.
+// laterality, view and patient from its header, and a multi-frame file (a tomosynthesis volume)
+// one sample per frame, "<stem>_f<frame>". A DICOM file whose header cannot be read is a failed
+// file, not an error of the run.
 std::vector<data::Sample> input_samples(const std::vector<std::string>& inputs,
                                         std::vector<FailedFile>& failed) {
   std::vector<data::Sample> samples;
@@ -67,20 +69,36 @@ std::vector<data::Sample> input_samples(const std::vector<std::string>& inputs,
     if (const auto [it, fresh] = seen.emplace(s.image_id, s.file); !fresh)
       throw Error("two inputs have the image id '" + s.image_id + "': " + it->second + " and " +
                   s.file + " (image ids are file stems)");
+    int frames = 1;
     if (data::is_dicom_file(s.file)) {
       try {
         const data::DicomImage info = data::read_dicom_info(s.file);
         s.laterality = info.laterality;
         s.view = info.view;
         s.patient_id = info.patient_id;
+        frames = info.frames;
       } catch (const std::exception& e) {
         failed.push_back({s.file, e.what()});
         continue;
       }
     }
-    samples.push_back(std::move(s));
+    if (frames == 1) {
+      samples.push_back(std::move(s));
+      continue;
+    }
+    for (int frame = 0; frame < frames; ++frame) {
+      data::Sample slice = s;
+      slice.frame = frame;
+      slice.image_id = s.image_id + "_f" + std::to_string(frame);
+      samples.push_back(std::move(slice));
+    }
   }
   return samples;
+}
+
+// What --resume and the progress file know a sample by: its file, and its frame in a volume.
+std::string sample_key(const std::string& file, int frame) {
+  return frame < 0 ? file : file + "#" + std::to_string(frame);
 }
 
 // A file beside the results: DETS.json -> DETS<suffix> ("DETS.errors.json").
@@ -92,7 +110,8 @@ std::string sidecar_path(const std::string& out, const std::string& suffix) {
 }
 
 // The ground truth's image ids by file name (and by file stem, for files converted to another
-// format), from its "images": [{"id", "file_name"}].
+// format), from its "images": [{"id", "file_name"}], with "#<frame>" appended for the slices of a
+// volume ({"frame": n}).
 std::map<std::string, Json> ground_truth_ids(const std::string& gt_path) {
   const Json gt = read_json_file(gt_path, "ground-truth file");
   if (!gt.is_object() || !gt.contains("images") || !gt["images"].is_array())
@@ -105,9 +124,12 @@ std::map<std::string, Json> ground_truth_ids(const std::string& gt_path) {
     if (!image.is_object() || !image.contains("id") || !image.contains("file_name") ||
         !image["file_name"].is_string())
       throw Error(where + " needs an id and a file_name");
+    const int frame = image.contains("frame") && image["frame"].is_number_integer()
+                          ? image["frame"].get<int>()
+                          : -1;
     const fs::path name = fs::path(image["file_name"].get<std::string>()).filename();
-    ids.emplace(name.string(), image["id"]);
-    ids.emplace(name.stem().string(), image["id"]);
+    ids.emplace(sample_key(name.string(), frame), image["id"]);
+    ids.emplace(sample_key(name.stem().string(), frame), image["id"]);
   }
   return ids;
 }
@@ -123,11 +145,12 @@ std::vector<Json> result_image_ids(const std::vector<data::Sample>& samples,
   const auto by_name = ground_truth_ids(gt_path);
   for (const auto& s : samples) {
     const fs::path file(s.file);
-    auto found = by_name.find(file.filename().string());
-    if (found == by_name.end()) found = by_name.find(file.stem().string());
+    auto found = by_name.find(sample_key(file.filename().string(), s.frame));
+    if (found == by_name.end()) found = by_name.find(sample_key(file.stem().string(), s.frame));
     if (found == by_name.end())
-      throw Error(s.file + ": no image of " + gt_path + " has this file name (--gt matches the " +
-                  "inputs to the ground truth's images by file_name)");
+      throw Error(s.file + (s.frame >= 0 ? " frame " + std::to_string(s.frame) : "") +
+                  ": no image of " + gt_path + " has this file name (--gt matches the " +
+                  "inputs to the ground truth's images by file_name, and frame in a volume)");
     ids.push_back(found->second);
   }
   return ids;
@@ -139,6 +162,7 @@ Json image_results(const Json& image_id, const data::Sample& sample,
   Json entries = coco_results(image_id, detections, score_thr);
   for (auto& entry : entries) {
     entry["file_name"] = sample.file;
+    if (sample.frame >= 0) entry["frame"] = sample.frame;
     if (!sample.laterality.empty()) entry["laterality"] = sample.laterality;
     if (!sample.view.empty()) entry["view"] = sample.view;
     if (!sample.patient_id.empty()) entry["patient_id"] = sample.patient_id;
@@ -187,14 +211,15 @@ class ResultsFile {
     if (options.resume) load_previous();
   }
 
-  bool done(const std::string& file) const { return done_.count(file) > 0; }
+  // `key`: sample_key() of a file, or of a frame of a volume.
+  bool done(const std::string& key) const { return done_.count(key) > 0; }
   size_t detections() const { return results_.size(); }
   const std::vector<FailedFile>& failed() const { return failed_; }
 
-  void add(const std::string& file, Json entries) {
+  void add(const std::string& key, Json entries) {
     for (auto& entry : entries) results_.push_back(std::move(entry));
-    done_.insert(file);
-    order_.push_back(file);
+    done_.insert(key);
+    order_.push_back(key);
     flush(false);
   }
 
@@ -234,7 +259,8 @@ class ResultsFile {
     } else {
       for (const auto& entry : results_)
         if (entry.is_object() && entry.contains("file_name") && entry["file_name"].is_string())
-          order_.push_back(entry["file_name"].get<std::string>());
+          order_.push_back(
+              sample_key(entry["file_name"].get<std::string>(), entry.value("frame", -1)));
     }
     done_.insert(order_.begin(), order_.end());
     order_.assign(done_.begin(), done_.end());
@@ -243,7 +269,7 @@ class ResultsFile {
   std::string out_, errors_, progress_;
   Json results_ = Json::array();
   std::set<std::string> done_;
-  std::vector<std::string> order_;  // files done, for the progress file
+  std::vector<std::string> order_;  // sample keys done, for the progress file
   std::vector<FailedFile> failed_;
   std::chrono::steady_clock::time_point last_flush_{};
 };
@@ -294,7 +320,7 @@ PredictResult run_predict(const PredictOptions& options) {
   ResultsFile file(options);
   std::vector<data::Sample> samples;
   for (auto& s : input_samples(options.inputs, header_failures))
-    if (!file.done(s.file)) samples.push_back(std::move(s));
+    if (!file.done(sample_key(s.file, s.frame))) samples.push_back(std::move(s));
   for (const auto& f : header_failures) file.fail(f.file, f.reason);
   const std::vector<Json> image_ids = result_image_ids(samples, options.gt);
   std::vector<LoadedDetector> detectors;
@@ -305,6 +331,10 @@ PredictResult run_predict(const PredictOptions& options) {
       options.threads >= 0 ? options.threads
                            : detectors.front().config["runtime"]["threads"].get<int>());
   make_output_folders(options);
+  std::optional<DicomReports> reports;
+  if (!options.sr_dir.empty())
+    reports.emplace(options, detectors, samples,
+                    [&](const std::string& f, const std::string& reason) { file.fail(f, reason); });
 
   // One run per model and view (the image, and its mirror with TTA); one run alone is written as
   // it goes, several are merged per image once all have run.
@@ -315,8 +345,9 @@ PredictResult run_predict(const PredictOptions& options) {
   const fs::path overlay_dir(options.overlay_dir);
   std::vector<std::vector<model::Detections>> runs(samples.size());
   auto add_results = [&](size_t i, const model::Detections& detections) {
-    file.add(samples[i].file,
+    file.add(sample_key(samples[i].file, samples[i].frame),
              image_results(image_ids[i], samples[i], detections, options.score_thr));
+    if (reports) reports->add(samples[i], detections);
   };
   Progress progress(passes, samples.size());
   std::set<size_t> bad;  // samples that failed to load in any pass
@@ -336,7 +367,10 @@ PredictResult run_predict(const PredictOptions& options) {
           progress.image_done(pass);
         },
         [&](size_t sample, const std::string& reason) {
-          if (bad.insert(sample).second) file.fail(samples[sample].file, reason);
+          if (bad.insert(sample).second) {
+            file.fail(samples[sample].file, reason);
+            if (reports) reports->fail(samples[sample]);
+          }
           progress.image_done(pass);
         });
   }

@@ -19,6 +19,9 @@ struct PredictOptions {
   std::string out;                       // the COCO results json
   std::string gt;            // a COCO ground truth: image ids become its ids, matched by file name
   std::string overlay_dir;   // empty: no overlays
+  std::string sr_dir;        // empty: no DICOM SR; else <stem>.sr.dcm per DICOM input
+  double sr_thr = 0.5;       // findings scoring at least this go into the SRs
+  std::string config_name;   // what --config named (for the SRs' algorithm parameters)
   double score_thr = 0.0;    // leave out detections below
   double overlay_thr = 0.5;  // draw detections at least this on overlays
   int batch = 1;             // images per forward pass
@@ -50,7 +53,9 @@ struct PredictResult {
 // run; a file done before is not run again. Each result carries
 // image_id (the file's stem, or with `gt` the ground truth's id of the image whose file_name has
 // the input's file name), category_id, bbox, score, file_name (the input's path), and
-// laterality, view and patient_id where a DICOM input says.
+// laterality, view and patient_id where a DICOM input says. A multi-frame DICOM file (a volume)
+// is run frame by frame, its results carrying "frame" (0-based). With `sr_dir`, each DICOM input
+// gets a DICOM Structured Report there as soon as all its frames are done (report/dicom_sr.h).
 PredictResult run_predict(const PredictOptions& options);
 
 }  // namespace mbmd::engine
