@@ -21,33 +21,6 @@ namespace {
 
 using test::TempDir;
 
-constexpr int kRows = 48, kCols = 64, kFrames = 5;
-constexpr double kCenter = 700, kWidth = 1000;
-
-// Stored value of a volume at (frame, y, x); the breast (more signal) on the right edge unless
-// `breast_left`.
-int32_t voxel(int f, int y, int x, bool breast_left) {
-  const int column = breast_left ? (kCols - 1 - x) : x;
-  return f * 100 + y * 7 + column * 11;
-}
-
-void write_volume(const std::string& path, bool breast_left, gdcm::TransferSyntax::TSType syntax,
-                  const std::string& patient) {
-  test::DicomSpec spec;
-  spec.rows = kRows;
-  spec.cols = kCols;
-  spec.frames = kFrames;
-  spec.bits_stored = 12;
-  spec.sop_class = test::kBreastTomosynthesis;
-  spec.shared_window = std::make_pair(kCenter, kWidth);
-  spec.patient_id = patient;
-  spec.syntax = syntax;
-  for (int f = 0; f < kFrames; ++f)
-    for (int y = 0; y < kRows; ++y)
-      for (int x = 0; x < kCols; ++x) spec.values.push_back(voxel(f, y, x, breast_left));
-  test::write_dicom(path, spec);
-}
-
 std::string descriptive(const std::string& patient, const std::string& study, int series) {
   return "Breast-Cancer-Screening-DBT/" + patient + "/01-01-2000-" + study +
          "-MAMMO screening digital bilateral-" + std::to_string(10000 + series) + "/1.000000-NA-" +
@@ -68,16 +41,16 @@ const char* kBoxesHeader =
 // (cancer without a box).
 void write_bcsdbt(const TempDir& dir, const std::string& boxes_rows = "") {
   const std::string root = dir.str() + "/";
-  write_volume(root + descriptive("DBT-P00001", "DBT-S00001", 1), false,
-               gdcm::TransferSyntax::ExplicitVRLittleEndian, "DBT-P00001");
-  write_volume(root + descriptive("DBT-P00001", "DBT-S00001", 2), false,
-               gdcm::TransferSyntax::JPEG2000Lossless, "DBT-P00001");
-  write_volume(root + classic("DBT-P00002", 3), true, gdcm::TransferSyntax::JPEGLSLossless,
-               "DBT-P00002");
-  write_volume(root + descriptive("DBT-P00003", "DBT-S00003", 4), true,
-               gdcm::TransferSyntax::ExplicitVRLittleEndian, "DBT-P00003");
-  write_volume(root + descriptive("DBT-P00004", "DBT-S00004", 5), true,
-               gdcm::TransferSyntax::ExplicitVRLittleEndian, "DBT-P00004");
+  test::write_dbt_volume(root + descriptive("DBT-P00001", "DBT-S00001", 1), false,
+                         gdcm::TransferSyntax::ExplicitVRLittleEndian, "DBT-P00001");
+  test::write_dbt_volume(root + descriptive("DBT-P00001", "DBT-S00001", 2), false,
+                         gdcm::TransferSyntax::JPEG2000Lossless, "DBT-P00001");
+  test::write_dbt_volume(root + classic("DBT-P00002", 3), true,
+                         gdcm::TransferSyntax::JPEGLSLossless, "DBT-P00002");
+  test::write_dbt_volume(root + descriptive("DBT-P00003", "DBT-S00003", 4), true,
+                         gdcm::TransferSyntax::ExplicitVRLittleEndian, "DBT-P00003");
+  test::write_dbt_volume(root + descriptive("DBT-P00004", "DBT-S00004", 5), true,
+                         gdcm::TransferSyntax::ExplicitVRLittleEndian, "DBT-P00004");
   std::string paths = "PatientID,StudyUID,View,descriptive_path,classic_path\n";
   paths += "DBT-P00001,DBT-S00001,lcc," + descriptive("DBT-P00001", "DBT-S00001", 1) + "," +
            classic("DBT-P00001", 1) + "\n";
@@ -144,8 +117,8 @@ TEST(BcsDbt, SlicesBoxesLabelsAndPatients) {
   EXPECT_EQ(a.laterality, "L");
   EXPECT_EQ(a.view, "CC");
   EXPECT_EQ(a.frame, 2);
-  EXPECT_EQ(a.width, kCols);
-  EXPECT_EQ(a.height, kRows);
+  EXPECT_EQ(a.width, test::kDbtCols);
+  EXPECT_EQ(a.height, test::kDbtRows);
   EXPECT_EQ(a.bit_depth, 12);
   EXPECT_EQ(boxes_of(a), (std::vector<float>{10, 5, 30, 20}));
   EXPECT_EQ(labels_of(a), (std::vector<int64_t>{0}));
@@ -212,7 +185,7 @@ TEST(BcsDbt, NeighbouringSlicesNormalSlicesAndDistortions) {
 }
 
 double window_exact(double x) {
-  return std::min(255.0, std::max(0.0, ((x - kCenter) / kWidth + 0.5) * 255.0));
+  return std::min(255.0, std::max(0.0, ((x - test::kDbtCenter) / test::kDbtWidth + 0.5) * 255.0));
 }
 
 TEST(BcsDbt, SlicesLoadFlippedAndWindowedAsTheReferenceReader) {
@@ -232,16 +205,17 @@ TEST(BcsDbt, SlicesLoadFlippedAndWindowedAsTheReferenceReader) {
     Sample sample = *s.at(c.id);
     load_dicom_sample(sample);
     ASSERT_EQ(sample.image.dim(), 2) << c.id;
-    ASSERT_EQ(sample.image.size(0), kRows);
-    ASSERT_EQ(sample.image.size(1), kCols);
+    ASSERT_EQ(sample.image.size(0), test::kDbtRows);
+    ASSERT_EQ(sample.image.size(1), test::kDbtCols);
     const at::Tensor img = sample.image.contiguous();
     const float* p = img.data_ptr<float>();
     int bad = 0;
-    for (int y = 0; y < kRows; ++y)
-      for (int x = 0; x < kCols; ++x) {
-        const int sy = c.flipped ? kRows - 1 - y : y, sx = c.flipped ? kCols - 1 - x : x;
-        const double e = window_exact(voxel(sample.frame, sy, sx, c.breast_left));
-        bad += std::abs(p[y * kCols + x] - e) > 1e-3;
+    for (int y = 0; y < test::kDbtRows; ++y)
+      for (int x = 0; x < test::kDbtCols; ++x) {
+        const int sy = c.flipped ? test::kDbtRows - 1 - y : y,
+                  sx = c.flipped ? test::kDbtCols - 1 - x : x;
+        const double e = window_exact(test::dbt_voxel(sample.frame, sy, sx, c.breast_left));
+        bad += std::abs(p[y * test::kDbtCols + x] - e) > 1e-3;
       }
     EXPECT_EQ(bad, 0) << c.id;
   }

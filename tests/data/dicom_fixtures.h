@@ -191,6 +191,64 @@ inline void write_dicom(const std::string& path, const DicomSpec& spec) {
   }
 }
 
+// The films of the INbreast-layout fixture, 64x48: 'A' 14 bits stored in 16, MONOCHROME2 with a
+// window, right CC; 'B' 12 bits, MONOCHROME1, JPEG-LS; 'C' 16 bits, JPEG 2000.
+inline std::vector<int32_t> inbreast_film_values(int bits, int seed) {
+  std::vector<int32_t> v(64 * 48);
+  for (size_t i = 0; i < v.size(); ++i)
+    v[i] = static_cast<int32_t>((i * (31 + seed) + seed * 7) % (size_t{1} << bits));
+  return v;
+}
+
+inline DicomSpec inbreast_film_spec(char film) {
+  DicomSpec spec;
+  if (film == 'A') {
+    spec.bits_stored = 14;
+    spec.values = inbreast_film_values(14, 1);
+    spec.window_center = "8000";
+    spec.window_width = "12000";
+    spec.image_laterality = "R";
+    spec.view = "CC";
+  } else if (film == 'B') {
+    spec.bits_stored = 12;
+    spec.photometric = "MONOCHROME1";
+    spec.values = inbreast_film_values(12, 2);
+    spec.syntax = gdcm::TransferSyntax::JPEGLSLossless;
+  } else {
+    spec.values = inbreast_film_values(16, 3);
+    spec.syntax = gdcm::TransferSyntax::JPEG2000Lossless;
+  }
+  return spec;
+}
+
+// The volumes of the BCS-DBT fixture: 5 frames of 64x48, 12 bits, a window in the shared
+// functional groups; the stored value at (frame, y, x) grows towards the breast, on the right
+// edge unless `breast_left`.
+constexpr int kDbtRows = 48, kDbtCols = 64, kDbtFrames = 5;
+constexpr double kDbtCenter = 700, kDbtWidth = 1000;
+
+inline int32_t dbt_voxel(int f, int y, int x, bool breast_left) {
+  const int column = breast_left ? (kDbtCols - 1 - x) : x;
+  return f * 100 + y * 7 + column * 11;
+}
+
+inline void write_dbt_volume(const std::string& path, bool breast_left,
+                             gdcm::TransferSyntax::TSType syntax, const std::string& patient) {
+  DicomSpec spec;
+  spec.rows = kDbtRows;
+  spec.cols = kDbtCols;
+  spec.frames = kDbtFrames;
+  spec.bits_stored = 12;
+  spec.sop_class = kBreastTomosynthesis;
+  spec.shared_window = std::make_pair(kDbtCenter, kDbtWidth);
+  spec.patient_id = patient;
+  spec.syntax = syntax;
+  for (int f = 0; f < kDbtFrames; ++f)
+    for (int y = 0; y < kDbtRows; ++y)
+      for (int x = 0; x < kDbtCols; ++x) spec.values.push_back(dbt_voxel(f, y, x, breast_left));
+  write_dicom(path, spec);
+}
+
 // A DICOM file with a full header but no Pixel Data element.
 inline void write_dicom_without_pixels(const std::string& path) {
   gdcm::Writer writer;

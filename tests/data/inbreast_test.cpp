@@ -151,34 +151,12 @@ const char* kFilmA = "20586908_6c613a14b80a8591_MG_R_CC_ANON.dcm";  // masses
 const char* kFilmB = "20586934_6c613a14b80a8591_MG_L_CC_ANON.dcm";  // no XML
 const char* kFilmC = "22614074_0b1e3f8ea7a0c9d2_MG_R_ML_ANON.dcm";  // non-mass ROIs only
 
-std::vector<int32_t> film_values(int bits, int seed) {
-  std::vector<int32_t> v(64 * 48);
-  for (size_t i = 0; i < v.size(); ++i)
-    v[i] = static_cast<int32_t>((i * (31 + seed) + seed * 7) % (size_t{1} << bits));
-  return v;
-}
-
 // The dataset folder; returns the root.
 void write_inbreast(const TempDir& dir, bool with_csv = true) {
   std::filesystem::create_directories(dir / "AllDICOMs");
-  test::DicomSpec a;  // 14 bits stored in 16, MONOCHROME2 (INbreast's layout), with a window
-  a.bits_stored = 14;
-  a.values = film_values(14, 1);
-  a.window_center = "8000";
-  a.window_width = "12000";
-  a.image_laterality = "R";
-  a.view = "CC";
-  test::write_dicom(dir / ("AllDICOMs/" + std::string(kFilmA)), a);
-  test::DicomSpec b;  // 12 bits, MONOCHROME1, JPEG-LS
-  b.bits_stored = 12;
-  b.photometric = "MONOCHROME1";
-  b.values = film_values(12, 2);
-  b.syntax = gdcm::TransferSyntax::JPEGLSLossless;
-  test::write_dicom(dir / ("AllDICOMs/" + std::string(kFilmB)), b);
-  test::DicomSpec c;  // 16 bits, JPEG 2000
-  c.values = film_values(16, 3);
-  c.syntax = gdcm::TransferSyntax::JPEG2000Lossless;
-  test::write_dicom(dir / ("AllDICOMs/" + std::string(kFilmC)), c);
+  test::write_dicom(dir / ("AllDICOMs/" + std::string(kFilmA)), test::inbreast_film_spec('A'));
+  test::write_dicom(dir / ("AllDICOMs/" + std::string(kFilmB)), test::inbreast_film_spec('B'));
+  test::write_dicom(dir / ("AllDICOMs/" + std::string(kFilmC)), test::inbreast_film_spec('C'));
 
   test::write_text(dir / "AllXML/20586908.xml",
                    inbreast_xml({{"Mass", {{10, 5}, {30, 8}, {25, 20}, {12.5, 18}}},
@@ -266,7 +244,7 @@ TEST(Inbreast, MassesBoxesPatientsAndPixels) {
   ASSERT_EQ(loaded.image.dim(), 2);
   EXPECT_EQ(loaded.image.size(0), 48);
   EXPECT_EQ(loaded.image.size(1), 64);
-  const auto values = film_values(14, 1);
+  const auto values = test::inbreast_film_values(14, 1);
   for (int i : {0, 1, 77, 1000, 3071}) {
     const double x = values[i];
     double e = ((x - 7999.5) / 11999.0 + 0.5) * 255.0;
@@ -276,7 +254,7 @@ TEST(Inbreast, MassesBoxesPatientsAndPixels) {
   // Film B: MONOCHROME1 JPEG-LS without a window: stretched and inverted.
   Sample lb = b;
   load_dicom_sample(lb);
-  const auto vb = film_values(12, 2);
+  const auto vb = test::inbreast_film_values(12, 2);
   const double lo = *std::min_element(vb.begin(), vb.end());
   const double hi = *std::max_element(vb.begin(), vb.end());
   for (int i : {0, 5, 999, 3000})
