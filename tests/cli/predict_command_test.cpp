@@ -17,6 +17,7 @@
 #include "mbmd/model/detector.h"
 #include "mbmd/train/checkpointing.h"
 #include "mbmd_paths.h"
+#include "python_interpreter.h"
 #include "synthetic_set.h"
 
 namespace {
@@ -24,6 +25,7 @@ namespace {
 namespace fs = std::filesystem;
 
 using mbmd::testing::ProgramRun;
+using mbmd::testing::run_command;
 using mbmd::testing::run_mbmd;
 
 class PredictCommand : public ::testing::Test {
@@ -166,6 +168,25 @@ TEST_F(PredictCommand, GroundTruthIdsAndFileNames) {
   EXPECT_EQ(missing.status, 1);
   EXPECT_NE(missing.output.find("other.png"), std::string::npos) << missing.output;
   EXPECT_FALSE(fs::exists(path("d2.json")));
+}
+
+// pycocotools' loadRes and COCOeval take predict --gt's output as it is
+// (tools/check_coco_results.py; pycocotools is not a Debian package: the test runs where PYTHONPATH
+// or Python finds a build).
+TEST_F(PredictCommand, PycocotoolsAcceptsGroundTruthIds) {
+  const std::string python = mbmd::testing::python_interpreter();
+  if (run_command(python + " -c 'import pycocotools.coco, pycocotools.cocoeval' 2>&1").status != 0)
+    GTEST_SKIP() << "pycocotools is not importable by " << python
+                 << " (build cocoapi's PythonAPI and set PYTHONPATH; tools/check_coco_results.py)";
+  const std::string gt = path("images/set.json");
+  const ProgramRun r = run_mbmd("predict --checkpoint '" + checkpoint_ + "' '" + path("images") +
+                                "' --gt '" + gt + "' --out '" + path("dets.json") + "'");
+  ASSERT_EQ(r.status, 0) << r.output;
+  const ProgramRun check =
+      run_command(python + " " MBMD_SOURCE_DIR "/tools/check_coco_results.py '" + gt + "' '" +
+                  path("dets.json") + "' 2>&1");
+  EXPECT_EQ(check.status, 0) << check.output;
+  EXPECT_NE(check.output.find("pycocotools accepts"), std::string::npos) << check.output;
 }
 
 // A DICOM input's laterality, view and patient travel with its results.
