@@ -91,6 +91,20 @@ double percentile(std::vector<double> values, double q) {
   return values[below] + (values[above] - values[below]) * (position - static_cast<double>(below));
 }
 
+EvalOptions with_metric_thresholds(const EvalOptions& options,
+                                   const std::vector<std::string>& metrics) {
+  EvalOptions out = options;
+  for (const auto& name : metrics) {
+    check_metric_name(name);
+    const double iou = ap_metric_iou(name);
+    if (iou <= 0) continue;
+    bool listed = false;
+    for (double t : out.iou_thrs) listed |= std::abs(t - iou) < 1e-9;
+    if (!listed) out.iou_thrs.push_back(iou);
+  }
+  return out;
+}
+
 std::map<std::string, MetricInterval> bootstrap_intervals(const EvalSet& set,
                                                           const EvalOptions& eval_options,
                                                           const std::vector<std::string>& metrics,
@@ -98,14 +112,7 @@ std::map<std::string, MetricInterval> bootstrap_intervals(const EvalSet& set,
   for (const auto& name : metrics) check_metric_name(name);
   if (!(options.level > 0 && options.level < 1))
     throw Error("bootstrap level must be in (0, 1), got " + std::to_string(options.level));
-  EvalOptions with_thresholds = eval_options;  // the AP thresholds the metrics name
-  for (const auto& name : metrics) {
-    const double iou = ap_metric_iou(name);
-    if (iou <= 0) continue;
-    bool listed = false;
-    for (double t : with_thresholds.iou_thrs) listed |= std::abs(t - iou) < 1e-9;
-    if (!listed) with_thresholds.iou_thrs.push_back(iou);
-  }
+  const EvalOptions with_thresholds = with_metric_thresholds(eval_options, metrics);
   std::map<std::string, MetricInterval> out;
   const nlohmann::json whole = to_json(evaluate(set, with_thresholds));
   std::map<std::string, std::vector<double>> samples;

@@ -39,6 +39,11 @@ EvalSet resampled_set(const EvalSet& set, const std::vector<std::string>& patien
 // numpy.percentile's default (linear interpolation between closest ranks), q in [0, 100].
 double percentile(std::vector<double> values, double q);
 
+// `options` with the AP thresholds that the metrics name ("ap20" needs IoU 0.2) added; every
+// name is checked (mbmd::Error for an unknown one).
+EvalOptions with_metric_thresholds(const EvalOptions& options,
+                                   const std::vector<std::string>& metrics);
+
 // The interval of each metric (metric_names.h vocabulary: "ap20", "tpr", "sens@0.5", ...) over
 // the resamples; values a resample leaves undefined (-1) are left out of its percentiles.
 std::map<std::string, MetricInterval> bootstrap_intervals(const EvalSet& set,
