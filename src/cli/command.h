@@ -14,6 +14,7 @@ int train_command(const Args& args);
 int predict_command(const Args& args);
 int convert_command(const Args& args);
 int eval_command(const Args& args);
+int compare_command(const Args& args);
 int cv_command(const Args& args);
 int demo_command(const Args& args);
 

@@ -7,6 +7,7 @@
 
 #include "arg_parser.h"
 #include "command.h"
+#include "eval_flags.h"
 #include "mbmd/core/config.h"
 #include "mbmd/core/error.h"
 #include "mbmd/eval/bootstrap.h"
@@ -17,39 +18,6 @@
 
 namespace mbmd::cli {
 namespace {
-
-std::vector<double> parse_thresholds(const std::string& text) {
-  std::vector<double> values;
-  std::stringstream in(text);
-  std::string item;
-  while (std::getline(in, item, ',')) {
-    try {
-      size_t used = 0;
-      const double value = std::stod(item, &used);
-      if (used == item.size() && value >= 0.0 && value <= 1.0) {
-        values.push_back(value);
-        continue;
-      }
-    } catch (const std::exception&) {
-    }
-    throw Error("option --iou-thrs: expected IoU thresholds in [0, 1] separated by commas, got '" +
-                text + "'");
-  }
-  if (values.empty()) throw Error("option --iou-thrs: no threshold given");
-  return values;
-}
-
-// The flags that were given, as keys of the config's `eval` section.
-Json eval_flags(const ArgParser& parser) {
-  Json eval = Json::object();
-  if (parser.has("iou-thrs")) eval["iou_thrs"] = parse_thresholds(parser.get("iou-thrs"));
-  if (parser.has("hit")) eval["hit"] = parser.get("hit");
-  if (parser.has("iou")) eval["hit_iou"] = parser.get_double("iou");
-  if (parser.has("score-thr")) eval["score_thr"] = parser.get_double("score-thr");
-  if (parser.has("fppi-cap")) eval["fppi_cap"] = parser.get_double("fppi-cap");
-  if (parser.has("exclude-normals")) eval["count_normals"] = false;
-  return eval;
-}
 
 // The table (or one JSON object), with the bootstrap intervals when --bootstrap N > 0.
 void print_result(const ArgParser& parser, const engine::EvalSet& set,

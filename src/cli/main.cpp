@@ -23,6 +23,7 @@ const Command kCommands[] = {
     {"convert", mbmd::cli::convert_command, "dataset as distributed -> COCO json (and PNGs)"},
     {"eval", mbmd::cli::eval_command, "AP, TPR, FPPI and FROC of detections against ground truth"},
     {"cv", mbmd::cli::cv_command, "the paper's five-fold cross-validation, mean (std) summary"},
+    {"compare", mbmd::cli::compare_command, "B - A of two results on the same patients, with CIs"},
     {"demo", mbmd::cli::demo_command, "phantom data, train, evaluate, predict, report.html"},
 };
 

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "cv_pooled.h"
 #include "mbmd/core/atomic_file.h"
 #include "mbmd/core/error.h"
 #include "mbmd/core/json_file.h"
@@ -144,6 +145,7 @@ CvResult run_cv(const Json& config, const CvOptions& options) {
     if (!kept) write_cv_summary(run, result);
   }
   write_cv_summary(run, result);
+  write_pooled_test_results(options.work_dir, dataset, split, options.folds);
   return result;
 }
 

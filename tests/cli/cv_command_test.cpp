@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 
 #include "cli/run_mbmd.h"
@@ -48,8 +49,9 @@ class CvCommand : public ::testing::Test {
 
 TEST_F(CvCommand, TwoFoldsPrintAndWriteTheSummary) {
   const std::string dir = (root_ / "cv").string();
-  const ProgramRun r = run_mbmd("cv " + data_args() + " --work-dir '" + dir +
-                                "' --folds 2 --metrics ap20,ap50,tpr,cpm");
+  const ProgramRun r =
+      run_mbmd("cv " + data_args() + " --work-dir '" + dir +
+               "' --folds 2 --metrics ap20,ap50,tpr,cpm --set model.roi.test.score_thr=0.0");
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("| metric | fold 0 | fold 1 | mean (std) |"), std::string::npos)
       << r.output;
@@ -64,6 +66,27 @@ TEST_F(CvCommand, TwoFoldsPrintAndWriteTheSummary) {
   for (const char* f : {"summary.md", "summary.csv", "report.html", "split.json",
                         "fold0/report.html", "fold1/test_metrics.json"})
     EXPECT_TRUE(fs::exists(root_ / "cv" / f)) << f;
+
+  // The pooled test parts: each test image once, the folds' results on its ids; a run compared
+  // with itself differs by nothing.
+  std::ifstream gt_in(root_ / "cv" / "test_gt.json"), dets_in(root_ / "cv" / "test_dets.json");
+  const auto gt = nlohmann::json::parse(gt_in);
+  const auto dets = nlohmann::json::parse(dets_in);
+  int test_images = 0;
+  for (const auto& fold : summary["folds"]) test_images += fold["test_images"].get<int>();
+  EXPECT_EQ(gt["images"].size(), static_cast<size_t>(test_images));
+  std::set<int64_t> ids;
+  for (const auto& image : gt["images"]) ids.insert(image["id"].get<int64_t>());
+  ASSERT_FALSE(dets.empty());
+  for (const auto& d : dets) {
+    EXPECT_TRUE(ids.count(d["image_id"].get<int64_t>())) << d.dump();
+    EXPECT_TRUE(d["fold"] == 0 || d["fold"] == 1) << d.dump();
+  }
+  const ProgramRun same =
+      run_mbmd("compare '" + dir + "' '" + dir + "' --bootstrap 50 --json", false);
+  ASSERT_EQ(same.status, 0) << same.output;
+  const auto paired = nlohmann::json::parse(same.output);
+  EXPECT_EQ(paired["metrics"]["ap50"]["difference"], 0.0) << same.output;
 
   // A second split file run: --split-file reads the parts written by the first run.
   const ProgramRun again =
