@@ -69,6 +69,10 @@ int cv_command(const Args& args) {
             << engine::summary_markdown(result.summary) << "\nsummary: " << result.summary_md
             << ", " << result.summary_csv << ", " << result.summary_json
             << "\nreport: " << result.report << "\n";
+  if (!result.variants.empty())
+    std::cout << "\ntest-time variants against the single models (pooled test parts, paired "
+                 "bootstrap):\n\n"
+              << result.variants;
   return 0;
 }
 

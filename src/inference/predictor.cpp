@@ -64,6 +64,16 @@ void run_detector(model::FasterRCNNImpl& model, DataPipeline& pipeline,
   model.train(was_training);
 }
 
+std::vector<model::Detections> detect_samples(model::FasterRCNNImpl& model, const Json& config,
+                                              const std::vector<data::Sample>& samples, bool flip) {
+  PipelineOptions options = pipeline_options_from_config(config, /*train=*/false);
+  options.flip_all = flip;
+  DataPipeline pipeline(samples, options);
+  std::vector<model::Detections> out(samples.size());
+  run_detector(model, pipeline, [&](const ImageResult& r) { out[r.sample] = r.detections; });
+  return out;
+}
+
 Json coco_results(const Json& image_id, const model::Detections& d, double score_thr) {
   Json out = Json::array();
   if (!d.boxes.defined() || d.boxes.numel() == 0) return out;

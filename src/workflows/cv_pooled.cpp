@@ -1,49 +1,162 @@
 #include "cv_pooled.h"
 
+#include <cstdio>
 #include <filesystem>
+#include <iostream>
 #include <map>
+#include <sstream>
 
+#include "mbmd/core/atomic_file.h"
 #include "mbmd/core/error.h"
 #include "mbmd/core/json_file.h"
 #include "mbmd/data/coco.h"
+#include "mbmd/eval/coco_io.h"
+#include "mbmd/eval/metric_names.h"
+#include "mbmd/eval/paired_bootstrap.h"
+#include "mbmd/inference/merge.h"
+#include "mbmd/inference/predictor.h"
 #include "mbmd/pipeline/data_pipeline.h"
 
 namespace mbmd::engine {
+namespace {
+
+namespace fs = std::filesystem;
+
+fs::path fold_dir(const std::string& work_dir, int r) {
+  return fs::path(work_dir) / ("fold" + std::to_string(r));
+}
+
+std::vector<data::Sample> test_samples(const data::Dataset& dataset, const data::Split& split,
+                                       int r) {
+  return usable_samples(data::select_samples(dataset.samples, data::split_fold(split, r).test));
+}
+
+// Per image, the runs merged by weighted box fusion.
+std::vector<model::Detections> merged(const std::vector<model::Detections>& a,
+                                      const std::vector<model::Detections>& b) {
+  std::vector<model::Detections> out;
+  for (size_t i = 0; i < a.size(); ++i) out.push_back(merge_detections({a[i], b[i]}, {}));
+  return out;
+}
+
+void write_results(const fs::path& path, const std::vector<data::Sample>& samples,
+                   const std::vector<model::Detections>& detections) {
+  Json dets = Json::array();
+  for (size_t i = 0; i < samples.size(); ++i)
+    for (auto& d : coco_results(samples[i].image_id, detections[i])) dets.push_back(std::move(d));
+  write_json_file(path.string(), dets);
+}
+
+}  // namespace
+
+const std::vector<std::string>& test_variants() {
+  static const std::vector<std::string> names = {"", "_flip", "_snapshot"};
+  return names;
+}
+
+void write_fold_variants(const std::string& work_dir, const data::Dataset& dataset,
+                         const data::Split& split, int folds, bool progress) {
+  for (int r = 0; r < folds; ++r) {
+    const fs::path dir = fold_dir(work_dir, r);
+    const fs::path best = dir / "best.ckpt", last = dir / "last.ckpt";
+    if (!fs::exists(dir / "test_dets.json") || !fs::exists(best) || !fs::exists(last)) continue;
+    if (fs::exists(dir / "test_dets_flip.json") && fs::exists(dir / "test_dets_snapshot.json"))
+      continue;
+    if (progress) std::cerr << "fold " << r << ": flip TTA and best+last on the test part\n";
+    const auto samples = test_samples(dataset, split, r);
+    LoadedDetector best_model = load_detector(best.string());
+    const auto plain = detect_samples(*best_model.model, best_model.config, samples);
+    const auto mirrored = detect_samples(*best_model.model, best_model.config, samples, true);
+    write_results(dir / "test_dets_flip.json", samples, merged(plain, mirrored));
+    LoadedDetector last_model = load_detector(last.string());
+    const auto from_last = detect_samples(*last_model.model, last_model.config, samples);
+    write_results(dir / "test_dets_snapshot.json", samples, merged(plain, from_last));
+  }
+}
 
 int write_pooled_test_results(const std::string& work_dir, const data::Dataset& dataset,
                               const data::Split& split, int folds) {
-  namespace fs = std::filesystem;
   data::Dataset pooled = dataset;
   pooled.samples.clear();
-  Json dets = Json::array();
   std::map<std::string, int64_t> id_of;  // dataset id -> pooled COCO id
+  std::map<std::string, Json> dets;      // variant suffix -> pooled results
+  std::map<std::string, int> folds_with;
   int pooled_folds = 0;
   for (int r = 0; r < folds; ++r) {
-    const fs::path fold_dets = fs::path(work_dir) / ("fold" + std::to_string(r)) / "test_dets.json";
-    if (!fs::exists(fold_dets)) continue;
+    const fs::path dir = fold_dir(work_dir, r);
+    if (!fs::exists(dir / "test_dets.json")) continue;
     ++pooled_folds;
-    const auto test =
-        usable_samples(data::select_samples(dataset.samples, data::split_fold(split, r).test));
-    for (const auto& s : test) {
+    for (const auto& s : test_samples(dataset, split, r)) {
       id_of[s.image_id] = static_cast<int64_t>(pooled.samples.size()) + 1;
       pooled.samples.push_back(s);
     }
-    for (auto d : read_json_file(fold_dets.string(), "fold test results")) {
-      const std::string id =
-          d.at("image_id").is_string() ? d["image_id"].get<std::string>() : d["image_id"].dump();
-      const auto found = id_of.find(id);
-      if (found == id_of.end())
-        throw Error(fold_dets.string() + ": image " + id + " is not in the test part of fold " +
-                    std::to_string(r) + " (was the split changed after the run?)");
-      d["image_id"] = found->second;
-      d["fold"] = r;
-      dets.push_back(std::move(d));
+    for (const auto& suffix : test_variants()) {
+      const fs::path file = dir / ("test_dets" + suffix + ".json");
+      if (!fs::exists(file)) continue;
+      ++folds_with[suffix];
+      Json& out = dets.emplace(suffix, Json::array()).first->second;
+      for (auto d : read_json_file(file.string(), "fold test results")) {
+        const std::string id =
+            d.at("image_id").is_string() ? d["image_id"].get<std::string>() : d["image_id"].dump();
+        const auto found = id_of.find(id);
+        if (found == id_of.end())
+          throw Error(file.string() + ": image " + id + " is not in the test part of fold " +
+                      std::to_string(r) + " (was the split changed after the run?)");
+        d["image_id"] = found->second;
+        d["fold"] = r;
+        out.push_back(std::move(d));
+      }
     }
   }
   if (pooled_folds == 0) return 0;
   data::write_coco((fs::path(work_dir) / "test_gt.json").string(), pooled);
-  write_json_file((fs::path(work_dir) / "test_dets.json").string(), dets, 1);
+  for (const auto& [suffix, results] : dets)
+    if (folds_with[suffix] == pooled_folds)
+      write_json_file((fs::path(work_dir) / ("test_dets" + suffix + ".json")).string(), results, 1);
   return pooled_folds;
+}
+
+std::string compare_test_variants(const std::string& work_dir, const Json& config,
+                                  const BootstrapOptions& bootstrap) {
+  const fs::path dir(work_dir);
+  if (!fs::exists(dir / "test_gt.json") || !fs::exists(dir / "test_dets.json")) return "";
+  const EvalSet gt = read_coco_ground_truth((dir / "test_gt.json").string());
+  EvalSet single = gt;
+  single.detections = read_coco_results((dir / "test_dets.json").string(), gt);
+  const EvalOptions eval = eval_options_from_config(config_at(config, "eval"));
+  const std::vector<std::string> metrics = {"ap20", "ap50", "cpm", "tpr", "fppi"};
+  std::ostringstream md;
+  md << "| variant - single model | "
+     << "metric | single | variant | difference [95% CI] | "
+     << "P(better) |\n|---|---|---|---|---|---|\n";
+  Json out = Json::object();
+  const std::map<std::string, std::string> names = {{"_flip", "flip TTA"},
+                                                    {"_snapshot", "best+last ensemble"}};
+  for (const auto& [suffix, name] : names) {
+    const fs::path file = dir / ("test_dets" + suffix + ".json");
+    if (!fs::exists(file)) continue;
+    EvalSet variant = gt;
+    variant.detections = read_coco_results(file.string(), gt);
+    const auto paired = paired_bootstrap(single, variant, eval, metrics, bootstrap);
+    out[name] = paired_to_json(paired, bootstrap);
+    for (const auto& m : metrics) {
+      const PairedMetric& p = paired.at(m);
+      char row[200];
+      std::snprintf(row, sizeof row, "| %s | %s | %.3f | %.3f | %+.3f [%+.3f, %+.3f] | %.2f |\n",
+                    name.c_str(), metric_display_name(m).c_str(), p.a, p.b, p.difference.value,
+                    p.difference.low, p.difference.high, p.b_better);
+      md << row;
+    }
+  }
+  if (out.empty()) return "";
+  const std::string text = md.str();
+  write_file_atomic((dir / "variants.md").string(),
+                    "Test-time variants against the single model on the pooled test parts "
+                    "(paired patient-level bootstrap, " +
+                        std::to_string(bootstrap.resamples) + " resamples, seed " +
+                        std::to_string(bootstrap.seed) + ")\n\n" + text);
+  write_json_file((dir / "variants.json").string(), out);
+  return text;
 }
 
 }  // namespace mbmd::engine

@@ -3,6 +3,13 @@
 // DIR/test_gt.json is their COCO ground truth (ids 1..N in fold order, image_name the dataset's
 // id), DIR/test_dets.json the folds' test results on those ids (each with its "fold"): what
 // `mbmd compare` and pycocotools read, and what `mbmd predict --gt` maps other runs onto.
+//
+// Beside the single models, two test-time variants of each fold's model on its own test part
+// (no fold ever sees another fold's test part): "flip" (the image and its mirror, merged by
+// weighted box fusion) and "snapshot" (the fold's best.ckpt and last.ckpt, merged the same way).
+// An ensemble of the five folds' models cannot be scored on the run's own test parts, since each
+// test part trained or selected four of them; it is for new data (mbmd predict with the five
+// best.ckpt).
 #pragma once
 
 #include <string>
@@ -11,12 +18,28 @@
 #include "mbmd/core/config.h"
 #include "mbmd/data/dataset.h"
 #include "mbmd/data/split.h"
+#include "mbmd/eval/bootstrap.h"
 
 namespace mbmd::engine {
 
-// Writes both files for the folds 0..folds-1 that have their fold<r>/test_dets.json; returns the
-// number of folds pooled (0: nothing written).
+// The variants' names and the suffix of their results files: "" (single model), "_flip",
+// "_snapshot" (fold<r>/test_dets<suffix>.json, DIR/test_dets<suffix>.json).
+const std::vector<std::string>& test_variants();
+
+// Writes fold<r>/test_dets_flip.json and test_dets_snapshot.json for each finished fold that
+// lacks them (kept on --resume), from the fold's checkpoints on its test part.
+void write_fold_variants(const std::string& work_dir, const data::Dataset& dataset,
+                         const data::Split& split, int folds, bool progress);
+
+// Writes the pooled ground truth and one pooled results file per variant that every pooled fold
+// has; returns the number of folds pooled (0: nothing written).
 int write_pooled_test_results(const std::string& work_dir, const data::Dataset& dataset,
                               const data::Split& split, int folds);
+
+// Each variant against the single model on the pooled test parts (paired bootstrap, the run's
+// eval settings): a markdown table, also written to DIR/variants.md and DIR/variants.json. Empty
+// when nothing is pooled.
+std::string compare_test_variants(const std::string& work_dir, const Json& config,
+                                  const BootstrapOptions& bootstrap);
 
 }  // namespace mbmd::engine

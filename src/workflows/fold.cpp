@@ -110,10 +110,7 @@ SetEvaluation evaluate_samples(model::FasterRCNNImpl& model, const Json& config,
   SetEvaluation out;
   out.samples = usable_samples(samples);
   if (out.samples.empty()) throw Error("evaluation: no images to evaluate");
-  DataPipeline pipeline(out.samples, pipeline_options_from_config(config, /*train=*/false));
-  out.detections.resize(out.samples.size());
-  run_detector(model, pipeline,
-               [&](const ImageResult& r) { out.detections[r.sample] = r.detections; });
+  out.detections = detect_samples(model, config, out.samples);
   EvalSet set = make_eval_set(out.samples, out.detections);
 
   // Areas at the model's input scale (short side eval.area_scale_short_side) for S / M / L.

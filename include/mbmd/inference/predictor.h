@@ -45,6 +45,12 @@ void run_detector(model::FasterRCNNImpl& model, DataPipeline& pipeline,
                   const std::function<void(const ImageResult&)>& sink,
                   const SampleFailure& on_failure = nullptr);
 
+// The detections of every sample, in sample order, through the config's test pipeline (the
+// samples must all load); `flip`: on the mirrored images, with boxes mapped back to the originals.
+std::vector<model::Detections> detect_samples(model::FasterRCNNImpl& model, const Json& config,
+                                              const std::vector<data::Sample>& samples,
+                                              bool flip = false);
+
 // A COCO results entry per detection with score >= score_thr: {"image_id": `image_id` (text, or a
 // ground truth's integer id), "category_id": label + 1, "bbox": [x, y, w, h] in original pixels,
 // "score"}.

@@ -84,6 +84,9 @@ struct CvResult {
   std::vector<MetricSummary> summary;
   std::string split_file;
   std::string summary_md, summary_csv, summary_json, report;  // paths written
+  // Flip TTA and the best+last ensemble against the single models on the pooled test parts, a
+  // markdown table (DIR/variants.md); empty when not measured.
+  std::string variants;
 };
 
 // Everything is checked before any training: a work dir that is a file, a dataset without
