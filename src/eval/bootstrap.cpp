@@ -160,13 +160,21 @@ std::string format_intervals(const std::map<std::string, MetricInterval>& interv
   return out.str();
 }
 
+nlohmann::json bootstrap_json_head(const BootstrapOptions& options) {
+  return {{"resamples", options.resamples},
+          {"seed", options.seed},
+          {"level", options.level},
+          {"metrics", nlohmann::json::object()}};
+}
+
+nlohmann::json defined_or_null(double value) {
+  return value < 0 ? nlohmann::json() : nlohmann::json(value);
+}
+
 nlohmann::json intervals_to_json(const std::map<std::string, MetricInterval>& intervals,
                                  const BootstrapOptions& options) {
-  nlohmann::json out = {{"resamples", options.resamples},
-                        {"seed", options.seed},
-                        {"level", options.level},
-                        {"metrics", nlohmann::json::object()}};
-  auto number = [](double v) { return v < 0 ? nlohmann::json() : nlohmann::json(v); };
+  nlohmann::json out = bootstrap_json_head(options);
+  const auto number = defined_or_null;
   for (const auto& [name, m] : intervals)
     out["metrics"][name] = {{"value", number(m.value)},
                             {"low", number(m.low)},

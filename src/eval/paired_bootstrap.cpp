@@ -101,11 +101,8 @@ std::string format_paired(const std::map<std::string, PairedMetric>& paired,
 
 nlohmann::json paired_to_json(const std::map<std::string, PairedMetric>& paired,
                               const BootstrapOptions& options) {
-  nlohmann::json out = {{"resamples", options.resamples},
-                        {"seed", options.seed},
-                        {"level", options.level},
-                        {"metrics", nlohmann::json::object()}};
-  auto number = [](double v) { return v < 0 ? nlohmann::json() : nlohmann::json(v); };
+  nlohmann::json out = bootstrap_json_head(options);
+  const auto number = defined_or_null;
   for (const auto& [name, m] : paired) {
     const bool defined = m.a >= 0 && m.b >= 0 && m.difference.defined > 0;
     out["metrics"][name] = {{"a", number(m.a)},

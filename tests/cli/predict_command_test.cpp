@@ -12,6 +12,7 @@
 #include <string>
 
 #include "cli/run_mbmd.h"
+#include "cli/untrained_checkpoint.h"
 #include "data/dicom_fixtures.h"
 #include "mbmd/data/image_io.h"
 #include "mbmd/model/detector.h"
@@ -38,13 +39,8 @@ class PredictCommand : public ::testing::Test {
     fs::remove_all(root_);
     // Images of 200x150 (not the model's 128x96) so that boxes must be scaled back.
     const auto ann = mbmd::testing::write_synthetic_set((root_ / "images").string(), 2, 200, 150);
-    mbmd::Json config = mbmd::testing::tiny_config(ann);
-    // An untrained model scores near 0.5 everywhere: keep its detections.
-    mbmd::apply_overrides(config, {"model.roi.test.score_thr=0.0"});
-    at::manual_seed(0);
-    mbmd::model::FasterRCNN detector(mbmd::model::detector_options_from_config(config));
     checkpoint_ = (root_ / "model.ckpt").string();
-    mbmd::engine::save_training_checkpoint(checkpoint_, *detector, nullptr, {}, config);
+    mbmd::testing::write_untrained_checkpoint(checkpoint_, ann);
   }
   void TearDown() override { fs::remove_all(root_); }
   std::string path(const std::string& name) const { return (root_ / name).string(); }

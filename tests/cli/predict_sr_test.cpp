@@ -18,11 +18,9 @@
 #include <vector>
 
 #include "cli/run_mbmd.h"
+#include "cli/untrained_checkpoint.h"
 #include "data/dicom_fixtures.h"
-#include "mbmd/model/detector.h"
-#include "mbmd/train/checkpointing.h"
 #include "mbmd_paths.h"
-#include "synthetic_set.h"
 
 namespace {
 
@@ -123,12 +121,8 @@ class PredictSr : public ::testing::Test {
     root_ = fs::temp_directory_path() / ("mbmd_predict_sr_" + std::to_string(::getpid()));
     fs::remove_all(root_);
     const auto ann = mbmd::testing::write_synthetic_set((root_ / "images").string(), 1, 64, 48);
-    mbmd::Json config = mbmd::testing::tiny_config(ann);
-    mbmd::apply_overrides(config, {"model.roi.test.score_thr=0.0"});
-    at::manual_seed(0);
-    mbmd::model::FasterRCNN detector(mbmd::model::detector_options_from_config(config));
     checkpoint_ = (root_ / "model.ckpt").string();
-    mbmd::engine::save_training_checkpoint(checkpoint_, *detector, nullptr, {}, config);
+    mbmd::testing::write_untrained_checkpoint(checkpoint_, ann);
     const fs::path films = root_ / "inbreast/AllDICOMs";
     fs::create_directories(films);
     for (char film : {'A', 'B', 'C'})

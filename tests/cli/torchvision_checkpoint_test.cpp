@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "cli/eval_json.h"
 #include "cli/run_mbmd.h"
 #include "mbmd/io/checkpoint.h"
 #include "mbmd_paths.h"
@@ -150,13 +151,8 @@ TEST_F(TorchvisionCheckpoint, EvalWithOneClass) {
                *ann_ + "' --set data.split=none" + " --split test --hit center --json");
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("on 3 images (test)"), std::string::npos) << r.output;
-  const auto start = r.output.find('{');
-  ASSERT_NE(start, std::string::npos) << r.output;
-  const auto json = nlohmann::json::parse(r.output.substr(start));
-  for (const char* key :
-       {"ap", "ap50_small", "ap50_medium", "ap50_large", "tpr", "fppi", "froc", "cpm"})
-    EXPECT_TRUE(json.contains(key)) << key << " missing in " << json.dump();
-  EXPECT_TRUE(json.at("ap").contains("0.5")) << json.dump();
+  const auto json = mbmd::testing::eval_json(r.output);
+  ASSERT_TRUE(json.is_object());
   EXPECT_EQ(json.at("num_images"), 3) << json.dump();
   EXPECT_EQ(json.at("num_masses"), 3) << json.dump();
   EXPECT_GT(json.at("num_detections").get<int>(), 0) << json.dump();

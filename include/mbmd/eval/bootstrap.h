@@ -59,6 +59,11 @@ std::vector<std::string> default_bootstrap_metrics();
 std::string format_intervals(const std::map<std::string, MetricInterval>& intervals,
                              const std::vector<std::string>& order,
                              const BootstrapOptions& options);
+// {"resamples", "seed", "level", "metrics": {}}: the head of every bootstrap JSON object.
+nlohmann::json bootstrap_json_head(const BootstrapOptions& options);
+// null for a value that is undefined (-1), else the value.
+nlohmann::json defined_or_null(double value);
+
 nlohmann::json intervals_to_json(const std::map<std::string, MetricInterval>& intervals,
                                  const BootstrapOptions& options);
 
