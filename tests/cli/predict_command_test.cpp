@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -15,6 +16,7 @@
 #include "cli/untrained_checkpoint.h"
 #include "data/dicom_fixtures.h"
 #include "mbmd/data/image_io.h"
+#include "mbmd/data/png.h"
 #include "mbmd/model/detector.h"
 #include "mbmd/train/checkpointing.h"
 #include "mbmd_paths.h"
@@ -183,6 +185,55 @@ TEST_F(PredictCommand, PycocotoolsAcceptsGroundTruthIds) {
                   path("dets.json") + "' 2>&1");
   EXPECT_EQ(check.status, 0) << check.output;
   EXPECT_NE(check.output.find("pycocotools accepts"), std::string::npos) << check.output;
+}
+
+// Sorted [x, y, w, h, score] rows of a results file, for comparing runs.
+std::vector<std::vector<double>> sorted_rows(const std::string& path, double width = -1) {
+  std::ifstream in(path);
+  std::vector<std::vector<double>> rows;
+  for (const auto& d : nlohmann::json::parse(in)) {
+    std::vector<double> row = d["bbox"].get<std::vector<double>>();
+    if (width > 0) row[0] = width - row[0] - row[2];  // mirrored
+    row.push_back(d["score"].get<double>());
+    rows.push_back(row);
+  }
+  std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a[4] > b[4]; });
+  return rows;
+}
+
+void expect_same_rows(const std::vector<std::vector<double>>& a,
+                      const std::vector<std::vector<double>>& b) {
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i)
+    for (size_t k = 0; k < 5; ++k) EXPECT_NEAR(a[i][k], b[i][k], 2e-3) << "row " << i << " " << k;
+}
+
+// Flip TTA is mirror-symmetric: the merged runs of a film are the mirror of those of its mirrored
+// film. Two copies of one model merge to that model's own results (WBF of equal boxes).
+TEST_F(PredictCommand, FlipTtaAndEnsembles) {
+  const mbmd::data::DecodedImage film = mbmd::data::read_png(path("images/syn0.png"));
+  mbmd::data::write_png(path("mirror.png"), film.pixels.flip({1}), 8);
+  const std::string model = " --checkpoint '" + checkpoint_ + "' ";
+  for (const auto& [input, out] : {std::pair{path("images/syn0.png"), path("tta.json")},
+                                   std::pair{path("mirror.png"), path("tta_mirror.json")}}) {
+    const ProgramRun r =
+        run_mbmd("predict" + model + "'" + input + "' --out '" + out + "' --tta flip --threads 1");
+    ASSERT_EQ(r.status, 0) << r.output;
+  }
+  const auto tta = sorted_rows(path("tta.json"));
+  ASSERT_FALSE(tta.empty());
+  expect_same_rows(tta, sorted_rows(path("tta_mirror.json"), film.pixels.size(1)));
+
+  for (const char* merge : {"wbf", "nms"}) {
+    const ProgramRun single = run_mbmd("predict" + model + "'" + path("images/syn0.png") +
+                                       "' --out '" + path("single.json") + "' --threads 1");
+    const ProgramRun twice =
+        run_mbmd("predict" + model + model + "'" + path("images/syn0.png") + "' --out '" +
+                 path("twice.json") + "' --merge " + merge + " --threads 1");
+    ASSERT_EQ(single.status, 0) << single.output;
+    ASSERT_EQ(twice.status, 0) << twice.output;
+    expect_same_rows(sorted_rows(path("single.json")), sorted_rows(path("twice.json")));
+  }
 }
 
 // A DICOM input's laterality, view and patient travel with its results.
