@@ -69,6 +69,8 @@ int cv_command(const Args& args) {
             << engine::summary_markdown(result.summary) << "\nsummary: " << result.summary_md
             << ", " << result.summary_csv << ", " << result.summary_json
             << "\nreport: " << result.report << "\n";
+  if (!result.intervals.empty())
+    std::cout << "\npooled test parts (each fold's model on its own part):" << result.intervals;
   if (!result.variants.empty())
     std::cout << "\ntest-time variants against the single models (pooled test parts, paired "
                  "bootstrap):\n\n"

@@ -147,6 +147,7 @@ CvResult run_cv(const Json& config, const CvOptions& options) {
   write_cv_summary(run, result);
   write_fold_variants(options.work_dir, dataset, split, options.folds, options.progress);
   write_pooled_test_results(options.work_dir, dataset, split, options.folds);
+  result.intervals = pooled_intervals(options.work_dir, config, BootstrapOptions{});
   result.variants = compare_test_variants(options.work_dir, config, BootstrapOptions{});
   return result;
 }

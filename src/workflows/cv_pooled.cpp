@@ -116,6 +116,23 @@ int write_pooled_test_results(const std::string& work_dir, const data::Dataset& 
   return pooled_folds;
 }
 
+std::string pooled_intervals(const std::string& work_dir, const Json& config,
+                             const BootstrapOptions& bootstrap) {
+  const fs::path dir(work_dir);
+  if (!fs::exists(dir / "test_gt.json") || !fs::exists(dir / "test_dets.json")) return "";
+  EvalSet pooled = read_coco_ground_truth((dir / "test_gt.json").string());
+  pooled.detections = read_coco_results((dir / "test_dets.json").string(), pooled);
+  const auto metrics = default_bootstrap_metrics();
+  const auto intervals = bootstrap_intervals(
+      pooled, eval_options_from_config(config_at(config, "eval")), metrics, bootstrap);
+  const std::string text = format_intervals(intervals, metrics, bootstrap);
+  write_file_atomic((dir / "intervals.md").string(),
+                    "The pooled test parts (" + std::to_string(pooled.image_ids.size()) +
+                        " images, each fold's model on its own part)\n" + text);
+  write_json_file((dir / "intervals.json").string(), intervals_to_json(intervals, bootstrap));
+  return text;
+}
+
 std::string compare_test_variants(const std::string& work_dir, const Json& config,
                                   const BootstrapOptions& bootstrap) {
   const fs::path dir(work_dir);

@@ -36,6 +36,14 @@ void write_fold_variants(const std::string& work_dir, const data::Dataset& datas
 int write_pooled_test_results(const std::string& work_dir, const data::Dataset& dataset,
                               const data::Split& split, int folds);
 
+// The metrics of the pooled test parts (the single models) with 95% patient-level bootstrap
+// intervals (eval's), with the run's eval settings: the table, also written to DIR/intervals.md
+// and DIR/intervals.json. Empty when nothing is pooled. The operating threshold is chosen on the
+// pooled parts themselves (best TPR at FPPI <= eval.fppi_cap), unlike the per-fold summary's,
+// which comes from each validation part.
+std::string pooled_intervals(const std::string& work_dir, const Json& config,
+                             const BootstrapOptions& bootstrap);
+
 // Each variant against the single model on the pooled test parts (paired bootstrap, the run's
 // eval settings): a markdown table, also written to DIR/variants.md and DIR/variants.json. Empty
 // when nothing is pooled.

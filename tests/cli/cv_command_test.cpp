@@ -85,10 +85,13 @@ TEST_F(CvCommand, TwoFoldsPrintAndWriteTheSummary) {
   }
   // Flip TTA and the best+last ensemble, each fold's own models on its own test part, compared
   // with the single models.
-  for (const char* f : {"fold0/test_dets_flip.json", "fold1/test_dets_snapshot.json",
-                        "test_dets_flip.json", "test_dets_snapshot.json", "variants.md"})
+  for (const char* f :
+       {"fold0/test_dets_flip.json", "fold1/test_dets_snapshot.json", "test_dets_flip.json",
+        "test_dets_snapshot.json", "variants.md", "intervals.md", "intervals.json"})
     EXPECT_TRUE(fs::exists(root_ / "cv" / f)) << f;
   EXPECT_NE(r.output.find("| flip TTA | CPM |"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("95% confidence intervals (patient-level bootstrap"), std::string::npos)
+      << r.output;
   EXPECT_NE(r.output.find("| best+last ensemble | AP@20 |"), std::string::npos) << r.output;
   const ProgramRun same =
       run_mbmd("compare '" + dir + "' '" + dir + "' --bootstrap 50 --json", false);

@@ -84,6 +84,8 @@ struct CvResult {
   std::vector<MetricSummary> summary;
   std::string split_file;
   std::string summary_md, summary_csv, summary_json, report;  // paths written
+  // The pooled test parts' metrics with bootstrap intervals (DIR/intervals.md); empty when none.
+  std::string intervals;
   // Flip TTA and the best+last ensemble against the single models on the pooled test parts, a
   // markdown table (DIR/variants.md); empty when not measured.
   std::string variants;
