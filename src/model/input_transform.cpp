@@ -46,11 +46,14 @@ std::pair<int64_t, int64_t> torchvision_size(int64_t h, int64_t w, const InputOp
 
 }  // namespace
 
+std::pair<int64_t, int64_t> resized_size(int64_t h, int64_t w, const InputOptions& o) {
+  return o.resize == "torchvision" ? torchvision_size(h, w, o) : mmdet_size(h, w, o);
+}
+
 PreparedImage prepare_image(const at::Tensor& image, const InputOptions& o, bool flip) {
   auto chw = as_three_channels(image);
   const int64_t h = chw.size(1), w = chw.size(2);
-  const auto [new_h, new_w] =
-      o.resize == "torchvision" ? torchvision_size(h, w, o) : mmdet_size(h, w, o);
+  const auto [new_h, new_w] = resized_size(h, w, o);
   if (o.unit_range) chw = chw / 255.0;
   // With unit_range the mean and std are in 0..1 units, as torchvision gives them.
   // On the image's device, so that a GPU caller can prepare images there.

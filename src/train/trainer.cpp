@@ -19,6 +19,7 @@
 #include "mbmd/eval/evaluate.h"
 #include "mbmd/eval/metric_names.h"
 #include "mbmd/inference/predictor.h"
+#include "mbmd/model/anchor_coverage.h"
 #include "mbmd/model/build.h"
 #include "mbmd/model/detector.h"
 #include "mbmd/model/weights.h"
@@ -244,6 +245,7 @@ class TrainingRun {
   void check_resumed_data() const;
   void open_log();
   void run_epoch(int64_t epoch);
+  void log_anchor_coverage();
   StepLosses step(model::Batch& batch, int64_t epoch, double lr);
   StepLosses reduce_losses(const std::map<std::string, at::Tensor>& losses, const at::Tensor& sum);
   [[noreturn]] void stop_on_nonfinite(const StepLosses& losses, int64_t epoch, int64_t iter,
@@ -365,8 +367,49 @@ void TrainingRun::open_log() {
   log_ = std::make_unique<JsonLog>(paths_.log, options_.resume);
 }
 
+namespace {
+
+// The anchors' fit to the training boxes at the input size (model/anchor_coverage.h), for the
+// log: {"type": "anchor_coverage", "boxes", "covered", "share", "median_best_iou", "pos_iou_thr"}.
+Json anchor_coverage_entry(const Json& config, const std::vector<data::Sample>& train) {
+  std::vector<std::pair<int64_t, int64_t>> sizes;
+  std::vector<at::Tensor> boxes;
+  for (const auto& s : train) {
+    if (s.width <= 0 || s.height <= 0 || !s.boxes.defined()) continue;
+    sizes.emplace_back(s.height, s.width);
+    boxes.push_back(s.boxes);
+  }
+  const auto coverage =
+      model::anchor_coverage(model::detector_options_from_config(config), sizes, boxes);
+  return {{"type", "anchor_coverage"},
+          {"boxes", coverage.best_iou.size()},
+          {"covered", coverage.covered},
+          {"share", coverage.share()},
+          {"median_best_iou", coverage.median_best_iou()},
+          {"pos_iou_thr", coverage.pos_iou_thr}};
+}
+
+}  // namespace
+
+void TrainingRun::log_anchor_coverage() {
+  if (!main_rank_ || options_.resume) return;
+  const Json entry = anchor_coverage_entry(config_, parts_.train);
+  log_->write(entry);
+  if (!progress_ || entry["boxes"] == 0) return;
+  char line[200];
+  std::snprintf(line, sizeof line,
+                "anchor coverage: %lld of %lld training boxes (%.0f%%) have an anchor with IoU >= "
+                "%.2f at the input size; median best IoU %.2f\n",
+                static_cast<long long>(entry["covered"].get<int64_t>()),
+                static_cast<long long>(entry["boxes"].get<int64_t>()),
+                100.0 * entry["share"].get<double>(), entry["pos_iou_thr"].get<double>(),
+                entry["median_best_iou"].get<double>());
+  std::cerr << line;
+}
+
 TrainResult TrainingRun::run() {
   open_log();
+  log_anchor_coverage();
   if (!options_.resume) {
     state_.best_metric = settings_.best_metric;
     state_.iters_per_epoch = iters_per_epoch_;

@@ -30,6 +30,10 @@ struct Batch {
   std::vector<at::Tensor> gt_labels;  // per image [G], 0-based foreground classes
 };
 
+// The (height, width) an image of h x w pixels is resized to (before padding), by the rule of
+// options.resize (mmdetection's or torchvision's).
+std::pair<int64_t, int64_t> resized_size(int64_t h, int64_t w, const InputOptions& options);
+
 // `image` holds grey values 0..255 as [H, W] or [1|3, H, W] (float or uint8). Throws mbmd::Error
 // for any other rank or channel count.
 PreparedImage prepare_image(const at::Tensor& image, const InputOptions& options,
