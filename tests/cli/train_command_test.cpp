@@ -60,10 +60,14 @@ TEST_F(TrainCommand, WritesConfigLogAndCheckpoints) {
   EXPECT_EQ(config.at("train").at("epochs"), 1);
   EXPECT_EQ(config.at("runtime").at("threads"), 2);
   std::ifstream log(path("run") + "/log.jsonl");
-  int steps = 0, validations = 0;
+  int steps = 0, validations = 0, coverages = 0;
   for (std::string line; std::getline(log, line);) {
     const auto entry = nlohmann::json::parse(line);
-    if (entry.at("type") == "train") {
+    if (entry.at("type") == "anchor_coverage") {
+      ++coverages;
+      EXPECT_GT(entry.at("boxes").get<int>(), 0) << line;
+      EXPECT_LE(entry.at("covered").get<int>(), entry.at("boxes").get<int>()) << line;
+    } else if (entry.at("type") == "train") {
       ++steps;
       for (const char* key : {"iter", "epoch", "lr", "loss", "loss_rpn_cls", "loss_rpn_bbox",
                               "loss_cls", "loss_bbox", "time"})
@@ -75,6 +79,7 @@ TEST_F(TrainCommand, WritesConfigLogAndCheckpoints) {
   }
   EXPECT_EQ(steps, 2);
   EXPECT_EQ(validations, 1);
+  EXPECT_EQ(coverages, 1);  // measured once, at the start
 
   // A second start in the same dir is refused and leaves the run alone; --resume of a finished
   // run does nothing more.
