@@ -1,6 +1,7 @@
 // `mbmd predict` on PNG files and folders with a tiny model: a valid COCO results file with boxes
 // in original pixels, overlay PNGs, and clear errors for bad input.
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -286,14 +287,23 @@ void write_bomb_png(const std::string& path) {
       << png_chunk("IDAT", std::string(256, '\0')) << png_chunk("IEND", "");
 }
 
-// One bad file does not lose the others: a DICOM without pixels, a PNG bomb and a truncated PNG
-// among good films are named with their reasons, the good films' results are written, and the
-// exit status is 1 (0 with --skip-bad).
+// The largest resident set of any child process waited for so far, in bytes.
+long peak_child_memory() {
+  rusage usage{};
+  getrusage(RUSAGE_CHILDREN, &usage);
+  return usage.ru_maxrss * 1024L;
+}
+
+// One bad file does not lose the others: a DICOM without pixels, a DICOM on which GDCM aborts, a
+// PNG bomb and a truncated PNG among good films are named with their reasons, the good films'
+// results are written, the run stays under 2 GB, and the exit status is 1 (0 with --skip-bad).
 TEST_F(PredictCommand, BadFilesAreNamedAndTheOthersWritten) {
   fs::create_directories(path("films"));
   fs::copy_file(path("images/syn0.png"), path("films/good0.png"));
   fs::copy_file(path("images/syn1.png"), path("films/good1.png"));
   mbmd::test::write_dicom_without_pixels(path("films/nopixels.dcm"));
+  fs::copy_file(std::string(MBMD_SOURCE_DIR) + "/tests/fixtures/dicom/gdcm_assert_file_meta.dcm",
+                path("films/gdcm_abort.dcm"));
   write_bomb_png(path("films/bomb.png"));
   {
     std::ifstream in(path("images/syn0.png"), std::ios::binary);
@@ -305,7 +315,9 @@ TEST_F(PredictCommand, BadFilesAreNamedAndTheOthersWritten) {
                               "' --out '" + path("out/dets.json") + "'";
   const ProgramRun r = run_mbmd(command);
   EXPECT_EQ(r.status, 1) << r.output;
-  for (const char* name : {"nopixels.dcm", "bomb.png", "truncated.png"})
+  EXPECT_LT(peak_child_memory(), 2L << 30);
+  EXPECT_NE(r.output.find("signal 6"), std::string::npos) << r.output;
+  for (const char* name : {"nopixels.dcm", "gdcm_abort.dcm", "bomb.png", "truncated.png"})
     EXPECT_NE(r.output.find(std::string("skipped ") + path("films/") + name), std::string::npos)
         << name << "\n"
         << r.output;
@@ -317,7 +329,7 @@ TEST_F(PredictCommand, BadFilesAreNamedAndTheOthersWritten) {
   EXPECT_EQ(found, (std::set<std::string>{"good0", "good1"}));
   std::ifstream errors_in(path("out/dets.errors.json"));
   const auto errors = nlohmann::json::parse(errors_in);
-  ASSERT_EQ(errors.size(), 3u) << errors.dump();
+  ASSERT_EQ(errors.size(), 4u) << errors.dump();
   for (const auto& e : errors) EXPECT_FALSE(e["reason"].get<std::string>().empty()) << e.dump();
 
   const ProgramRun skipping = run_mbmd(command + " --skip-bad");
