@@ -105,24 +105,23 @@ EvalOptions with_metric_thresholds(const EvalOptions& options,
   return out;
 }
 
-std::map<std::string, MetricInterval> bootstrap_intervals(const EvalSet& set,
-                                                          const EvalOptions& eval_options,
-                                                          const std::vector<std::string>& metrics,
-                                                          const BootstrapOptions& options) {
+std::map<std::string, MetricInterval> intervals_over_resamples(
+    const EvalSet& set, const EvalOptions& eval_options, const std::vector<std::string>& metrics,
+    const std::vector<std::vector<std::string>>& resamples, double level) {
   for (const auto& name : metrics) check_metric_name(name);
-  if (!(options.level > 0 && options.level < 1))
-    throw Error("bootstrap level must be in (0, 1), got " + std::to_string(options.level));
+  if (!(level > 0 && level < 1))
+    throw Error("bootstrap level must be in (0, 1), got " + std::to_string(level));
   const EvalOptions with_thresholds = with_metric_thresholds(eval_options, metrics);
   std::map<std::string, MetricInterval> out;
   const nlohmann::json whole = to_json(evaluate(set, with_thresholds));
   std::map<std::string, std::vector<double>> samples;
   for (const auto& name : metrics) out[name].value = metric_value(whole, name);
-  for (const auto& patients : draw_patient_resamples(set, options)) {
+  for (const auto& patients : resamples) {
     const nlohmann::json m = to_json(evaluate(resampled_set(set, patients), with_thresholds));
     for (const auto& name : metrics)
       if (const double v = metric_value(m, name); v >= 0) samples[name].push_back(v);
   }
-  const double tail = (1.0 - options.level) / 2.0 * 100.0;
+  const double tail = (1.0 - level) / 2.0 * 100.0;
   for (const auto& name : metrics) {
     MetricInterval& interval = out[name];
     interval.defined = static_cast<int64_t>(samples[name].size());
@@ -130,6 +129,16 @@ std::map<std::string, MetricInterval> bootstrap_intervals(const EvalSet& set,
     interval.high = percentile(samples[name], 100.0 - tail);
   }
   return out;
+}
+
+std::map<std::string, MetricInterval> bootstrap_intervals(const EvalSet& set,
+                                                          const EvalOptions& eval_options,
+                                                          const std::vector<std::string>& metrics,
+                                                          const BootstrapOptions& options) {
+  if (!(options.level > 0 && options.level < 1))
+    throw Error("bootstrap level must be in (0, 1), got " + std::to_string(options.level));
+  return intervals_over_resamples(set, eval_options, metrics, draw_patient_resamples(set, options),
+                                  options.level);
 }
 
 std::vector<std::string> default_bootstrap_metrics() {

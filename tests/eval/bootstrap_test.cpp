@@ -3,11 +3,16 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
+#include <string>
+#include <vector>
 
 #include "eval/eval_builders.h"
 #include "mbmd/core/error.h"
+#include "mbmd_paths.h"
 
 namespace mbmd::engine {
 namespace {
@@ -95,6 +100,39 @@ TEST(Bootstrap, IntervalsHoldTheValueAndCollapseWhenPatientsAgree) {
   EXPECT_DOUBLE_EQ(flat.low, 1.0);
   EXPECT_DOUBLE_EQ(flat.high, 1.0);
   EXPECT_THROW(bootstrap_intervals(same, eval, {"ap0"}, options), Error);
+}
+
+// The intervals on fixed resamples equal an independent numpy computation of the same rules
+// (tools/make_bootstrap_reference.py wrote the set, the resamples and the expected numbers).
+TEST(Bootstrap, IntervalsOnFixedResamplesMatchTheNumpyReference) {
+  std::ifstream in(std::string(MBMD_SOURCE_DIR) + "/tests/fixtures/eval/bootstrap_reference.json");
+  ASSERT_TRUE(in) << "fixture missing";
+  const nlohmann::json ref = nlohmann::json::parse(in);
+  EvalSet set;
+  set.image_ids = ref["set"]["image_ids"].get<std::vector<std::string>>();
+  set.patient_ids = ref["set"]["patient_ids"].get<std::vector<std::string>>();
+  const auto box_of = [](const nlohmann::json& b) {
+    return Box{b[0].get<double>(), b[1].get<double>(), b[2].get<double>(), b[3].get<double>()};
+  };
+  for (const auto& g : ref["set"]["ground_truths"])
+    set.ground_truths.push_back(test::gt(g["image_id"].get<std::string>(), box_of(g["box"])));
+  for (const auto& d : ref["set"]["detections"])
+    set.detections.push_back(
+        test::det(d["image_id"].get<std::string>(), box_of(d["box"]), d["score"].get<double>()));
+  EvalOptions options;
+  options.hit_iou = ref["hit_iou"].get<double>();
+  options.fppi_cap = ref["fppi_cap"].get<double>();
+  std::vector<std::string> metrics;
+  for (const auto& [name, expected] : ref["expected"].items()) metrics.push_back(name);
+  const auto resamples = ref["resamples"].get<std::vector<std::vector<std::string>>>();
+  const auto intervals = intervals_over_resamples(set, options, metrics, resamples, 0.95);
+  for (const auto& [name, expected] : ref["expected"].items()) {
+    const MetricInterval& got = intervals.at(name);
+    EXPECT_NEAR(got.value, expected["value"].get<double>(), 1e-9) << name;
+    EXPECT_NEAR(got.low, expected["low"].get<double>(), 1e-9) << name;
+    EXPECT_NEAR(got.high, expected["high"].get<double>(), 1e-9) << name;
+    EXPECT_EQ(got.defined, static_cast<int64_t>(resamples.size())) << name;
+  }
 }
 
 }  // namespace

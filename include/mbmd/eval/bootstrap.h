@@ -44,6 +44,12 @@ double percentile(std::vector<double> values, double q);
 EvalOptions with_metric_thresholds(const EvalOptions& options,
                                    const std::vector<std::string>& metrics);
 
+// The value of each metric on `set` and its central interval at `level` over the given
+// resamples (each a list of drawn patients, as draw_patient_resamples gives them).
+std::map<std::string, MetricInterval> intervals_over_resamples(
+    const EvalSet& set, const EvalOptions& eval_options, const std::vector<std::string>& metrics,
+    const std::vector<std::vector<std::string>>& resamples, double level);
+
 // The interval of each metric (metric_names.h vocabulary: "ap20", "tpr", "sens@0.5", ...) over
 // the resamples; values a resample leaves undefined (-1) are left out of its percentiles.
 std::map<std::string, MetricInterval> bootstrap_intervals(const EvalSet& set,
