@@ -38,6 +38,7 @@
 #include "mbmd/io/checkpoint.h"
 #include "mbmd/model/detector.h"
 #include "mbmd/model/flop_counter.h"
+#include "mbmd/model/precision.h"
 #include "mbmd/model/rpn.h"
 #include "mbmd/model/weights.h"
 
@@ -132,8 +133,21 @@ mbmd::model::FasterRCNN build(const Options& o, const mbmd::Json& config) {
   return model;
 }
 
+// runtime.precision of the run ("fp32" or "bf16", where this CPU can run it), on every line.
+std::string g_precision = "fp32";
+
 void emit(const std::string& body) {
-  std::cout << "{\"side\": \"mbmd\", " << body << "}" << std::endl;
+  std::cout << "{\"side\": \"mbmd\", \"precision\": \"" << g_precision << "\", " << body << "}"
+            << std::endl;
+}
+
+std::string precision_of(const Options& o) {
+  if (o.config.empty()) return "fp32";
+  auto config = mbmd::load_config(o.config);
+  mbmd::apply_overrides(config, o.overrides);
+  const auto options = mbmd::model::detector_options_from_config(config);
+  const at::DeviceType device = at::Device(o.device).type();
+  return mbmd::model::to_string(mbmd::model::usable_precision(options.precision, device));
 }
 
 std::string quoted(const std::string& s) { return "\"" + s + "\""; }
@@ -388,6 +402,7 @@ int main(int argc, char** argv) {
   try {
     const auto o = parse(argc, argv);
     mbmd::configure_threads(o.threads);
+    g_precision = precision_of(o);
     if (o.mode == "infer") {
       run_infer(o);
     } else if (o.mode == "train") {

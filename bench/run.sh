@@ -58,6 +58,8 @@ WEIGHTS="$OUT/torchvision_fasterrcnn_r50_fpn.pth"
 log "torchvision weights (seeded, weights=None) -> $WEIGHTS"
 $TV save-weights "$WEIGHTS" >/dev/null
 TVCOMPAT=(--config torchvision_fasterrcnn_r50_fpn --set model.num_classes=90 --weights "$WEIGHTS")
+# mbmd in runtime.precision=bf16 (falls back to fp32, and says so, on a CPU without BF16).
+BF16="--set runtime.precision=bf16"
 
 log "matrix-multiply peak and FLOP counts"
 record 0 $BENCH mm --n 4096 --runs 5
@@ -69,14 +71,20 @@ done
 PHASE=latency
 for ((r = 1; r <= ROUNDS; r++)); do
   log "latency round $r/$ROUNDS"
-  sides=(tv compat fpn mhfpn)
-  ((r % 2 == 0)) && sides=(mhfpn fpn compat tv)
+  sides=(tv compat fpn mhfpn compat16 fpn16 mhfpn16)
+  ((r % 2 == 0)) && sides=(mhfpn16 fpn16 compat16 mhfpn fpn compat tv)
   for side in "${sides[@]}"; do
     case $side in
       tv) record $r $TV infer --sizes 800x1333 --runs $RUNS --warmup 1 ;;
       compat) record $r $BENCH infer "${TVCOMPAT[@]}" --sizes 800x1333 --runs $RUNS --warmup 1 ;;
       fpn) record $r $BENCH infer --config faster_rcnn_r50_fpn --sizes 800x1333 --runs $RUNS ;;
       mhfpn) record $r $BENCH infer --config mbmdnet_r50_mhfpn --sizes 800x1333 --runs $RUNS ;;
+      compat16) record $r $BENCH infer "${TVCOMPAT[@]}" $BF16 --sizes 800x1333 --runs $RUNS \
+        --warmup 1 ;;
+      fpn16) record $r $BENCH infer --config faster_rcnn_r50_fpn $BF16 --sizes 800x1333 \
+        --runs $RUNS ;;
+      mhfpn16) record $r $BENCH infer --config mbmdnet_r50_mhfpn $BF16 --sizes 800x1333 \
+        --runs $RUNS ;;
     esac
   done
 done
@@ -85,13 +93,17 @@ done
 PHASE=train
 for ((r = 1; r <= SHORT_ROUNDS; r++)); do
   log "training round $r/$SHORT_ROUNDS"
-  sides=(tv fpn mhfpn)
-  ((r % 2 == 0)) && sides=(mhfpn fpn tv)
+  sides=(tv fpn mhfpn fpn16 mhfpn16)
+  ((r % 2 == 0)) && sides=(mhfpn16 fpn16 mhfpn fpn tv)
   for side in "${sides[@]}"; do
     case $side in
       tv) record $r $TV train --size 800x1333 --steps $RUNS --warmup 1 ;;
       fpn) record $r $BENCH train --config faster_rcnn_r50_fpn --size 800x1333 --steps $RUNS ;;
       mhfpn) record $r $BENCH train --config mbmdnet_r50_mhfpn --size 800x1333 --steps $RUNS ;;
+      fpn16) record $r $BENCH train --config faster_rcnn_r50_fpn $BF16 --size 800x1333 \
+        --steps $RUNS ;;
+      mhfpn16) record $r $BENCH train --config mbmdnet_r50_mhfpn $BF16 --size 800x1333 \
+        --steps $RUNS ;;
     esac
   done
 done

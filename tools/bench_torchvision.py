@@ -192,22 +192,23 @@ def cmd_summarize(args):
     machine = next((r for r in records if r["mode"] == "machine"), {})
     end = next((r for r in records if r["mode"] == "machine_end"), {})
 
-    def select(mode, side=None, config=None, size=None, phase=None):
+    def select(mode, side=None, config=None, size=None, phase=None, precision="fp32"):
         return [r for r in records if r.get("mode") == mode
+                and r.get("precision", "fp32") == precision
                 and (side is None or r.get("side") == side)
                 and (phase is None or r.get("phase") == phase)
                 and (config is None or r.get("config") == config)
                 and (size is None or r.get("size") == size)]
 
-    def times(mode, side, config, size=None, phase=None):
-        return [t for r in select(mode, side, config, size, phase) for t in r["times"]]
+    def times(mode, side, config, size=None, phase=None, precision="fp32"):
+        return [t for r in select(mode, side, config, size, phase, precision) for t in r["times"]]
 
-    def paired_ratio(mode, config, size, phase, base="torchvision_fpn"):
-        """Median over rounds of (our round median / torchvision's round median)."""
+    def paired_ratio(mode, config, size, phase, base="torchvision_fpn", precision="fp32"):
+        """Median over rounds of (our round median / torchvision's round median, FP32)."""
         ratios = []
-        for r in sorted({x["round"] for x in select(mode, "mbmd", config, size, phase)}):
-            ours = [t for x in select(mode, "mbmd", config, size, phase) if x["round"] == r
-                    for t in x["times"]]
+        ours_all = select(mode, "mbmd", config, size, phase, precision)
+        for r in sorted({x["round"] for x in ours_all}):
+            ours = [t for x in ours_all if x["round"] == r for t in x["times"]]
             theirs = [t for x in select(mode, "torchvision", base, size, phase) if x["round"] == r
                       for t in x["times"]]
             if ours and theirs:
@@ -264,6 +265,30 @@ def cmd_summarize(args):
         if ours and theirs:
             add(label, median(ours), median(theirs), median(ours) / median(theirs), len(ours), "-",
                 unit="MiB")
+    # runtime.precision=bf16 against torchvision in FP32 (docs/performance.md, "BF16").
+    bf16_rows = [("infer", "torchvision_fasterrcnn_r50_fpn", "latency",
+                  "BF16 inference 800x1333, torchvision-compat config", "-"),
+                 ("infer", "faster_rcnn_r50_fpn", "latency", "BF16 inference 800x1333, FPN",
+                  "<= 0.35x"),
+                 ("infer", "mbmdnet_r50_mhfpn", "latency", "BF16 inference 800x1333, MHFPN",
+                  "<= 0.45x"),
+                 ("train", "faster_rcnn_r50_fpn", "train", "BF16 training step 800x1333, FPN",
+                  "<= 0.50x"),
+                 ("train", "mbmdnet_r50_mhfpn", "train", "BF16 training step 800x1333, MHFPN",
+                  "<= 0.60x")]
+    for mode, config, phase, label, target in bf16_rows:
+        ours = times(mode, "mbmd", config, size if mode == "infer" else None, phase, "bf16")
+        theirs = times(mode, "torchvision", "torchvision_fpn", size if mode == "infer" else None)
+        if ours and theirs:
+            ratio, n = paired_ratio(mode, config, "800x1333", phase, precision="bf16")
+            add(label, median(ours), median(theirs), ratio, n, target)
+    for config, label in [("faster_rcnn_r50_fpn", "BF16 peak memory, inference 800x1333, FPN"),
+                          ("mbmdnet_r50_mhfpn", "BF16 peak memory, inference 800x1333, MHFPN")]:
+        ours = [r["peak_rss_kb"] / 1024
+                for r in select("memory", "mbmd", config, phase="latency", precision="bf16")]
+        if ours and tv_mem:
+            add(label, median(ours), median(tv_mem), median(ours) / median(tv_mem), len(ours),
+                "<= 0.60x", unit="MiB")
     for size in ["512x853", "800x1333", "1024x1706", "1600x2666"]:
         ours = times("infer", "mbmd", "faster_rcnn_r50_fpn", size, "sweep")
         theirs = times("infer", "torchvision", "torchvision_fpn", size, "sweep")

@@ -135,7 +135,8 @@ constexpr const char* kDefaults = R"json({
   },
   "runtime": {
     "threads": 0,
-    "device": "cpu"
+    "device": "cpu",
+    "precision": "fp32"
   }
 })json";
 

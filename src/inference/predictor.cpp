@@ -36,6 +36,10 @@ void run_detector(model::FasterRCNNImpl& model, DataPipeline& pipeline,
   c10::NoGradGuard no_grad;
   const auto params = model.parameters();
   const at::Device device = params.empty() ? at::Device(at::kCPU) : params[0].device();
+  // One scope over the whole run: autocast keeps the weights' bf16 copies until it ends, so they
+  // are cast once, not once per batch.
+  model::PrecisionScope precision(
+      model::usable_precision(model.options().precision, device.type()), device.type());
   pipeline.start_epoch(0);
   LoadedBatch loaded;
   try {

@@ -27,12 +27,19 @@ void FasterRCNNImpl::check_images(const at::Tensor& images) const {
 
 std::vector<at::Tensor> FasterRCNNImpl::features(const at::Tensor& images) {
   check_images(images);
-  return neck->forward(backbone->forward(images));
+  PrecisionScope scope(compute_precision(images), images.device().type());
+  // RoIAlign reads the maps in FP32.
+  return as_fp32(neck->forward(backbone->forward(images)));
+}
+
+Precision FasterRCNNImpl::compute_precision(const at::Tensor& images) const {
+  return usable_precision(options_.precision, images.device().type());
 }
 
 std::map<std::string, at::Tensor> FasterRCNNImpl::forward_train(const Batch& batch) {
   if (batch.gt_boxes.size() != batch.metas.size() || batch.gt_labels.size() != batch.metas.size())
     throw Error("training batch needs ground-truth boxes and labels for every image");
+  PrecisionScope scope(compute_precision(batch.images), batch.images.device().type());
   const auto feats = features(batch.images);
   const auto rpn_out = rpn_head->forward(feats);
   const auto anchors = proposer_.anchors(feats, batch.images);
@@ -46,6 +53,7 @@ std::map<std::string, at::Tensor> FasterRCNNImpl::forward_train(const Batch& bat
 }
 
 std::vector<Detections> FasterRCNNImpl::forward_test(const Batch& batch) {
+  PrecisionScope scope(compute_precision(batch.images), batch.images.device().type());
   const auto feats = features(batch.images);
   const auto rpn_out = rpn_head->forward(feats);
   const auto anchors = proposer_.anchors(feats, batch.images);
@@ -55,6 +63,7 @@ std::vector<Detections> FasterRCNNImpl::forward_test(const Batch& batch) {
 }
 
 void FasterRCNNImpl::forward_dummy(const at::Tensor& images, int64_t num_proposals) {
+  PrecisionScope scope(compute_precision(images), images.device().type());
   const auto feats = features(images);
   rpn_head->forward(feats);
   // Boxes spread over the image at every pyramid level, as random proposals would be.

@@ -48,6 +48,9 @@ DetectorOptions detector_options_from_config(const Json& c) {
   o.backbone.norm_eval = get<bool>(c, "model.backbone.norm_eval");
   o.backbone.channels_last = get<bool>(c, "model.backbone.channels_last");
   o.pretrained = get<std::string>(c, "model.backbone.pretrained");
+  // Configs saved in checkpoints before the key existed run in fp32.
+  if (c.contains("runtime") && c["runtime"].contains("precision"))
+    o.precision = parse_precision(get<std::string>(c, "runtime.precision"));
   o.neck = get<std::string>(c, "model.neck.type");
   o.neck_channels = get<int64_t>(c, "model.neck.out_channels");
   require(o.neck_channels > 0, "model.neck.out_channels", "must be positive");

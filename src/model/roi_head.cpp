@@ -48,7 +48,8 @@ std::pair<at::Tensor, at::Tensor> BBoxHeadImpl::forward(const at::Tensor& roi_fe
   flops::elements(x);  // mmdetection's nn.ReLU module
   x = F::relu(fc1(x), F::ReLUFuncOptions().inplace(true));
   flops::elements(x);
-  return {fc_cls(x), fc_reg(x)};
+  // Scores and deltas go on in FP32 (softmax, decoding, NMS, losses).
+  return {as_fp32(fc_cls(x)), as_fp32(fc_reg(x))};
 }
 
 // fc0 over [K, C, s, s] channels-last RoI features is a C -> fc_channels convolution with an

@@ -26,8 +26,9 @@ RPNOutput RPNHeadImpl::forward(const std::vector<at::Tensor>& features) {
   for (const auto& f : features) {
     // mmdetection applies F.relu (functional: not counted as a FLOP module).
     const auto x = F::relu(rpn_conv(f), F::ReLUFuncOptions().inplace(true));
-    out.objectness.push_back(rpn_cls(x));
-    out.deltas.push_back(rpn_reg(x));
+    // Scores and deltas go on in FP32 (decoding, NMS, losses), whatever the convolutions ran in.
+    out.objectness.push_back(as_fp32(rpn_cls(x)));
+    out.deltas.push_back(as_fp32(rpn_reg(x)));
   }
   return out;
 }

@@ -1,5 +1,6 @@
 // Learning works: a small config (ResNet-18, short side 256) overfits a few synthetic images with
-// bright blobs: the total loss falls at least 5x and recall at IoU 0.5 reaches 0.9.
+// bright blobs: the total loss falls at least 5x and recall at IoU 0.5 reaches 0.9; in bf16 the
+// trained model's confident detections keep their twins.
 #include <gtest/gtest.h>
 #include <torch/nn/utils/clip_grad.h>
 #include <torch/optim/sgd.h>
@@ -8,6 +9,8 @@
 
 #include "mbmd/core/config.h"
 #include "mbmd/model/detector.h"
+#include "mbmd/model/precision.h"
+#include "mbmd/model/weights.h"
 #include "mbmd/ops/box_ops.h"
 
 namespace mbmd::model {
@@ -104,6 +107,30 @@ TEST(Overfit, SmallConfigLearnsBlobs) {
   const double recall = static_cast<double>(hits) / total_gt;
   std::printf("recall at IoU 0.5, score 0.5: %d / %d = %.2f\n", hits, total_gt, recall);
   EXPECT_GE(recall, 0.9);
+
+  // The trained weights run in bf16 (runtime.precision): at least 90% of the FP32 detections
+  // scoring 0.3 or more keep a twin (IoU >= 0.8, score within 0.05).
+  if (!cpu_supports_bf16()) return;
+  apply_overrides(config, {"runtime.precision=bf16"});
+  FasterRCNN bf16(detector_options_from_config(config));
+  load_weights(*bf16, model_state_dict(*detector), "trained weights");
+  bf16->eval();
+  int64_t confident = 0, twins = 0;
+  for (const auto& image : prepared) {
+    const Batch one = collate({image}, input.size_divisor);
+    const auto a = detector->forward_test(one)[0], b = bf16->forward_test(one)[0];
+    const auto keep = at::nonzero(a.scores.ge(0.3)).squeeze(1);
+    confident += keep.size(0);
+    if (keep.size(0) == 0 || b.boxes.size(0) == 0) continue;
+    const auto iou = ops::box_iou(a.boxes.index_select(0, keep), b.boxes);
+    const auto close =
+        (a.scores.index_select(0, keep).unsqueeze(1) - b.scores.unsqueeze(0)).abs().le(0.05);
+    twins += (iou.ge(0.8) & close).any(1).sum().item<int64_t>();
+  }
+  std::printf("bf16 twins of fp32 detections scoring >= 0.3: %ld / %ld\n", static_cast<long>(twins),
+              static_cast<long>(confident));
+  ASSERT_GT(confident, 0);
+  EXPECT_GE(static_cast<double>(twins), 0.9 * static_cast<double>(confident));
 }
 
 }  // namespace

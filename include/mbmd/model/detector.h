@@ -22,7 +22,7 @@ class FasterRCNNImpl : public torch::nn::Module {
  public:
   explicit FasterRCNNImpl(const DetectorOptions& options);
 
-  // Backbone and neck: the five pyramid levels.
+  // Backbone and neck: the five pyramid levels, in FP32 (computed in runtime.precision).
   std::vector<at::Tensor> features(const at::Tensor& images);
 
   // Losses of a training step; the batch carries ground truth in input coordinates.
@@ -44,6 +44,8 @@ class FasterRCNNImpl : public torch::nn::Module {
 
  private:
   void check_images(const at::Tensor& images) const;
+  // runtime.precision where this device can run it (bf16 falls back to fp32 on older CPUs).
+  Precision compute_precision(const at::Tensor& images) const;
 
   DetectorOptions options_;
   RegionProposer proposer_;

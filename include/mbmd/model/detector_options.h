@@ -7,6 +7,7 @@
 
 #include "mbmd/core/config.h"
 #include "mbmd/model/assigner.h"
+#include "mbmd/model/precision.h"
 #include "mbmd/model/resnet.h"
 #include "mbmd/ops/anchor_generator.h"
 
@@ -74,6 +75,7 @@ struct DetectorOptions {
   RPNOptions rpn;
   RoIOptions roi;
   InputOptions input;
+  Precision precision = Precision::fp32;  // runtime.precision
 };
 
 // Reads and checks the options; a bad value is an mbmd::Error naming its key.
