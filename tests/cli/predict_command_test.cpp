@@ -371,4 +371,27 @@ TEST_F(PredictCommand, ResumeKeepsWhatWasDoneAndAddsTheRest) {
   EXPECT_FALSE(fs::exists(path("dets.progress.json")));
 }
 
+// runtime.precision=bf16 from the command line; on a CPU without BF16 (MBMD_CPU_BF16=0 plays
+// one) the run falls back to fp32, says so, and gives the fp32 results.
+TEST_F(PredictCommand, Bf16PrecisionAndItsFallback) {
+  const std::string base =
+      "predict --checkpoint '" + checkpoint_ + "' '" + path("images/syn0.png") + "' --out '";
+  const ProgramRun fp32 = run_mbmd(base + path("fp32.json") + "'");
+  ASSERT_EQ(fp32.status, 0) << fp32.output;
+  const ProgramRun bf16 = run_mbmd(base + path("bf16.json") + "' --set runtime.precision=bf16");
+  ASSERT_EQ(bf16.status, 0) << bf16.output;
+  std::ifstream bf16_in(path("bf16.json"));
+  EXPECT_FALSE(nlohmann::json::parse(bf16_in).empty());
+  const ProgramRun fallback =
+      mbmd::testing::run_command(std::string("MBMD_CPU_BF16=0 '") + MBMD_BINARY + "' " + base +
+                                 path("fallback.json") + "' --set runtime.precision=bf16 2>&1");
+  ASSERT_EQ(fallback.status, 0) << fallback.output;
+  EXPECT_NE(fallback.output.find("no BF16 instructions"), std::string::npos) << fallback.output;
+  std::ifstream a(path("fp32.json")), b(path("fallback.json"));
+  EXPECT_EQ(nlohmann::json::parse(a), nlohmann::json::parse(b));
+  const ProgramRun bad = run_mbmd(base + path("bad.json") + "' --set runtime.precision=fp16");
+  EXPECT_NE(bad.status, 0);
+  EXPECT_NE(bad.output.find("runtime.precision"), std::string::npos) << bad.output;
+}
+
 }  // namespace
