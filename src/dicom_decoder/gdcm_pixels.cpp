@@ -7,6 +7,7 @@
 #include "gdcm_header.h"
 #include "mbmd/core/error.h"
 #include "mbmd/data/image_limits.h"
+#include "memory_cap.h"
 
 namespace mbmd::dicom_decoder {
 namespace {
@@ -31,6 +32,7 @@ StoredPixels read_all_frames(const std::string& path, int window_index) {
   const data::DicomHeader& h = out.header;
   data::check_image_size(path, h.cols, h.rows, h.frames);
   const size_t bytes = static_cast<size_t>(h.rows) * h.cols * h.frames * word_bytes(h);
+  cap_memory_for_pixels(bytes);
   out.words.resize(image.GetBufferLength());
   if (out.words.size() < bytes || !image.GetBuffer(out.words.data()))
     throw_decode_failure(path, h.transfer_syntax);
@@ -70,6 +72,7 @@ StoredPixels read_one_frame(const std::string& path, int frame, int window_index
   select_window(out.header, reader.GetFile(), window_index, frame);
   data::check_image_size(path, h.cols, h.rows, h.frames);
   const size_t frame_bytes = static_cast<size_t>(h.rows) * h.cols * word_bytes(h);
+  cap_memory_for_pixels(frame_bytes * h.frames);  // GDCM may have to decode them all
   gdcm::BoxRegion box;
   box.SetDomain(0, h.cols - 1, 0, h.rows - 1, frame, frame);
   reader.SetRegion(box);

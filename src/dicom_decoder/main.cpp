@@ -14,12 +14,14 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
 
 #include "gdcm_pixels.h"
 #include "mbmd/core/error.h"
 #include "mbmd/data/image_limits.h"
+#include "memory_cap.h"
 
 namespace {
 
@@ -92,6 +94,9 @@ void answer(int fd, const StoredPixels& pixels) {
 
 void run(const Request& r, int fd) {
   mbmd::data::set_image_limits(r.limits);
+  std::error_code ec;
+  const auto file_bytes = std::filesystem::file_size(r.file, ec);
+  mbmd::dicom_decoder::cap_memory_for_file(ec ? 0 : file_bytes);
   StoredPixels pixels;
   if (r.header_only) {
     pixels.header = mbmd::dicom_decoder::read_header(r.file);
@@ -112,6 +117,12 @@ int main(int argc, char** argv) {
     return 0;
   } catch (const mbmd::Error& e) {
     std::fprintf(stderr, "%s\n", e.what());
+    return 2;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr,
+                 "%s: the file states lengths that need more memory than its size and its image "
+                 "allow (damaged DICOM)\n",
+                 argc > 1 ? argv[argc - 1] : "?");
     return 2;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "the DICOM decoder failed: %s\n", e.what());

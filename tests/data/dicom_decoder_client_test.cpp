@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 
 #include <filesystem>
 #include <string>
@@ -80,6 +81,16 @@ TEST(DicomDecoderClient, ADecoderThatCrashesOrStopsEarlyIsAnError) {
     expect_error([&] { read_dicom(good); }, {"cannot start", "no-such-decoder"});
   }
   EXPECT_EQ(read_dicom(good).pixels.size(0), 8);
+}
+
+// A kilobyte of damaged DICOM whose stated lengths made GDCM allocate about 4 GB (and take
+// seconds) is refused within the decoder's memory cap.
+TEST(DicomDecoderClient, AFileClaimingGigabytesIsRefusedWithinTheMemoryCap) {
+  const std::string path = fixture("claims_gigabytes.dcm");
+  expect_error([&] { read_dicom(path); }, {path});
+  rusage usage{};
+  getrusage(RUSAGE_CHILDREN, &usage);
+  EXPECT_LT(usage.ru_maxrss * 1024L, 1L << 30);  // the largest decoder run so far
 }
 
 }  // namespace
