@@ -62,7 +62,7 @@ Json read_with_bases(const fs::path& path, int depth) {
 Json parse_value(const std::string& text) {
   try {
     return Json::parse(text);
-  } catch (const Json::parse_error&) {
+  } catch (const Json::exception&) {  // parse_error, or out_of_range for "1e400"
     return Json(text);
   }
 }
@@ -89,12 +89,12 @@ void merge_into(Json& base, const Json& patch, const std::string& prefix,
     }
     if (!same_kind(target, it.value()))
       throw Error(origin + ": config key '" + key + "' must be " + type_name(target) + ", got " +
-                  it.value().dump());
+                  json_text(it.value()));
     if (target.is_array() && !target.empty()) {
       for (const auto& element : it.value())
         if (!same_kind(target.front(), element))
           throw Error(origin + ": config key '" + key + "' must hold " + type_name(target.front()) +
-                      " values, got " + element.dump());
+                      " values, got " + json_text(element));
     }
     target = it.value();
   }

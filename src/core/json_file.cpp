@@ -12,7 +12,8 @@ Json read_json_file(const std::string& path, const std::string& what) {
   if (!in) throw Error(what + " " + path + ": cannot be opened");
   try {
     return Json::parse(in, nullptr, true, /*ignore_comments=*/true);
-  } catch (const Json::parse_error& e) {
+  } catch (const Json::exception& e) {
+    // Not only parse_error: a number beyond double's range ("1e400") is out_of_range.
     throw Error(what + " " + path + ": not valid JSON: " + e.what());
   }
 }

@@ -252,8 +252,10 @@ Dataset read_inbreast(const DatasetOptions& options) {
   check_xml_files(xml_dir, films, dicom_dir, options, dataset);
   for (const auto& [id, film] : films) {
     Sample sample;
-    const bool ok = run_or_skip(options.skip_bad, film.file.string(), dataset.skipped,
-                                [&] { sample = film_sample(id, film, xml_dir, classes); });
+    const bool ok = run_or_skip(
+        options.skip_bad, film.file.string(), dataset.skipped,
+        // clang before 16 cannot capture structured bindings.
+        [&, &id = id, &film = film] { sample = film_sample(id, film, xml_dir, classes); });
     if (!ok) continue;
     if (options.masses_only && sample.labels.numel() == 0) continue;
     dataset.samples.push_back(std::move(sample));

@@ -216,9 +216,11 @@ Dataset read_mias(const DatasetOptions& options) {
 
   for (const auto& [refnum, film_rows] : films) {
     Sample sample;
-    const bool ok = run_or_skip(options.skip_bad, refnum, dataset.skipped, [&] {
-      sample = film_sample(refnum, film_rows, info_path, classes, options);
-    });
+    // clang before 16 cannot capture structured bindings (the fuzz build uses clang).
+    const bool ok = run_or_skip(
+        options.skip_bad, refnum, dataset.skipped, [&, &refnum = refnum, &film_rows = film_rows] {
+          sample = film_sample(refnum, film_rows, info_path, classes, options);
+        });
     if (!ok) continue;
     if (sample.lesion_without_location && !options.keep_unlocated) {
       dataset.excluded.push_back(

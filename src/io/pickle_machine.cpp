@@ -59,7 +59,7 @@ uint64_t Unpickler::memo_key(uint8_t op) {
       const std::string s = line();
       try {
         return std::stoull(s);
-      } catch (const std::invalid_argument&) {
+      } catch (const std::exception&) {  // invalid_argument, or out_of_range past 2^64
         fail(std::string(op == 'p' ? "PUT" : "GET") + " argument '" + s + "' is not a number");
       }
     }

@@ -1,5 +1,6 @@
 // The text forms of pickles: UTF-8 and latin-1 code points, protocol 0's quoted STRING and
 // raw-unicode-escape UNICODE arguments, and protocol 0's decimal LONG as LONG1's bytes.
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,26 @@ void append_utf8(std::string& out, uint32_t cp) {
     out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3f)));
     out.push_back(static_cast<char>(0x80 | (cp & 0x3f)));
   }
+}
+
+// The value of `digits` as hexadecimal, or -1 when one is not a hex digit (std::stoul would
+// take a sign, spaces or a valid prefix, and throw its own exceptions on the rest).
+int64_t hex_value(const std::string& digits) {
+  int64_t value = 0;
+  for (const char c : digits) {
+    int digit = 0;
+    if (c >= '0' && c <= '9') {
+      digit = c - '0';
+    } else if (c >= 'a' && c <= 'f') {
+      digit = c - 'a' + 10;
+    } else if (c >= 'A' && c <= 'F') {
+      digit = c - 'A' + 10;
+    } else {
+      return -1;
+    }
+    value = value * 16 + digit;
+  }
+  return value;
 }
 
 }  // namespace
@@ -116,7 +137,9 @@ std::string Unpickler::text_literal(const std::string& quoted) {
         break;
       case 'x':
         if (i + 2 < quoted.size()) {
-          out.push_back(static_cast<char>(std::stoi(quoted.substr(i + 1, 2), nullptr, 16)));
+          const int64_t byte = hex_value(quoted.substr(i + 1, 2));
+          if (byte < 0) fail("STRING argument has an invalid \\x escape");  // as Python
+          out.push_back(static_cast<char>(byte));
           i += 2;
         }
         break;
@@ -134,7 +157,10 @@ std::string Unpickler::raw_unicode_escape(const std::string& raw) {
     if (raw[i] == '\\' && i + 1 < raw.size() && (raw[i + 1] == 'u' || raw[i + 1] == 'U')) {
       const size_t digits = raw[i + 1] == 'u' ? 4 : 8;
       if (i + 1 + digits < raw.size()) {
-        append_utf8(out, static_cast<uint32_t>(std::stoul(raw.substr(i + 2, digits), nullptr, 16)));
+        const int64_t cp = hex_value(raw.substr(i + 2, digits));
+        // Python refuses these too ("truncated \uXXXX escape", "\Uxxxxxxxx out of range").
+        if (cp < 0 || cp > 0x10ffff) fail("UNICODE argument has an invalid \\u or \\U escape");
+        append_utf8(out, static_cast<uint32_t>(cp));
         i += 1 + digits;
         continue;
       }
