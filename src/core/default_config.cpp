@@ -10,17 +10,22 @@ namespace {
 constexpr const char* kDefaults = R"json({
   "model": {
     "num_classes": 1,
+    "norm_groups": 32,
     "backbone": {
       "type": "resnet",
       "depth": 50,
       "frozen_stages": 1,
       "norm_eval": true,
+      "norm": "bn",
+      "ws": false,
       "channels_last": true,
       "pretrained": ""
     },
     "neck": {
       "type": "fpn",
-      "out_channels": 256
+      "out_channels": 256,
+      "norm": "none",
+      "ws": false
     },
     "anchor": {
       "scales": [8.0],
@@ -57,6 +62,10 @@ constexpr const char* kDefaults = R"json({
       "aligned": true,
       "level_mapping": "mmdet",
       "finest_scale": 56.0,
+      "head": "2fc",
+      "conv_channels": 256,
+      "norm": "none",
+      "ws": false,
       "fc_channels": 1024,
       "background_first": false,
       "target_stds": [0.1, 0.1, 0.2, 0.2],
@@ -84,7 +93,22 @@ constexpr const char* kDefaults = R"json({
     "std": [58.395, 57.12, 57.375],
     "unit_range": false,
     "size_divisor": 32,
-    "flip_prob": 0.5
+    "flip_prob": 0.5,
+    "crop_breast": {
+      "enabled": false,
+      "threshold": 20.0,
+      "margin": 16
+    },
+    "canonical_side": false
+  },
+  "augment": {
+    "vflip_prob": 0.0,
+    "scale_range": [0, 0],
+    "crop_prob": 0.0,
+    "crop_min_size": 0.6,
+    "gamma": [1.0, 1.0],
+    "contrast": [1.0, 1.0],
+    "brightness": [0.0, 0.0]
   },
   "data": {
     "dataset": "coco",
@@ -111,6 +135,8 @@ constexpr const char* kDefaults = R"json({
     "scale_lr": true,
     "momentum": 0.9,
     "weight_decay": 0.0001,
+    "norm_decay_mult": 1.0,
+    "bias_decay_mult": 1.0,
     "warmup_iters": 500,
     "warmup_ratio": 0.001,
     "schedule": "step",

@@ -7,8 +7,8 @@ namespace mbmd::model {
 FasterRCNNImpl::FasterRCNNImpl(const DetectorOptions& options)
     : options_(options), proposer_(options) {
   backbone = register_module("backbone", ResNet(options.backbone));
-  neck = register_module("neck",
-                         make_neck(options.neck, backbone->out_channels(), options.neck_channels));
+  neck = register_module("neck", make_neck(options.neck, backbone->out_channels(),
+                                           options.neck_channels, options.neck_norm));
   ops::AnchorGenerator anchors(options.anchors);
   rpn_head = register_module("rpn_head", RPNHead(options.neck_channels, options.rpn.feat_channels,
                                                  anchors.anchors_per_location()));

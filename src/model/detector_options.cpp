@@ -25,6 +25,19 @@ void require(bool ok, const std::string& key, const std::string& why) {
   if (!ok) throw Error("config key '" + key + "': " + why);
 }
 
+// model.<part>.norm and model.<part>.ws, with the shared model.norm_groups.
+NormOptions norm_options(const Json& c, const std::string& part, bool allow_none) {
+  NormOptions n;
+  n.kind = parse_norm_kind(get<std::string>(c, "model." + part + ".norm"),
+                           "model." + part + ".norm", allow_none);
+  n.groups = get<int64_t>(c, "model.norm_groups");
+  require(n.groups >= 1, "model.norm_groups", "must be at least 1");
+  n.weight_standardisation = get<bool>(c, "model." + part + ".ws");
+  require(!n.weight_standardisation || n.kind != NormKind::none, "model." + part + ".ws",
+          "needs a norm after the convolutions (model." + part + ".norm is none)");
+  return n;
+}
+
 ProposalOptions proposal_options(const Json& c, const std::string& prefix) {
   ProposalOptions p;
   p.pre_nms_top_n = get<int64_t>(c, prefix + ".pre_nms_top_n");
@@ -47,6 +60,7 @@ DetectorOptions detector_options_from_config(const Json& c) {
   o.backbone.frozen_stages = get<int>(c, "model.backbone.frozen_stages");
   o.backbone.norm_eval = get<bool>(c, "model.backbone.norm_eval");
   o.backbone.channels_last = get<bool>(c, "model.backbone.channels_last");
+  o.backbone.norm = norm_options(c, "backbone", /*allow_none=*/false);
   o.pretrained = get<std::string>(c, "model.backbone.pretrained");
   // Configs saved in checkpoints before the key existed run in fp32.
   if (c.contains("runtime") && c["runtime"].contains("precision"))
@@ -54,6 +68,7 @@ DetectorOptions detector_options_from_config(const Json& c) {
   o.neck = get<std::string>(c, "model.neck.type");
   o.neck_channels = get<int64_t>(c, "model.neck.out_channels");
   require(o.neck_channels > 0, "model.neck.out_channels", "must be positive");
+  o.neck_norm = norm_options(c, "neck", /*allow_none=*/true);
 
   o.anchors.scales = get<std::vector<double>>(c, "model.anchor.scales");
   o.anchors.ratios = get<std::vector<double>>(c, "model.anchor.ratios");
@@ -92,6 +107,12 @@ DetectorOptions detector_options_from_config(const Json& c) {
           "must be 'mmdet' or 'torchvision', got '" + roi.level_mapping + "'");
   roi.finest_scale = get<double>(c, "model.roi.finest_scale");
   roi.fc_channels = get<int64_t>(c, "model.roi.fc_channels");
+  roi.head = get<std::string>(c, "model.roi.head");
+  require(roi.head == "2fc" || roi.head == "4conv1fc", "model.roi.head",
+          "must be '2fc' or '4conv1fc', got '" + roi.head + "'");
+  roi.conv_channels = get<int64_t>(c, "model.roi.conv_channels");
+  require(roi.conv_channels > 0, "model.roi.conv_channels", "must be positive");
+  roi.norm = norm_options(c, "roi", /*allow_none=*/true);
   roi.background_first = get<bool>(c, "model.roi.background_first");
   roi.target_stds = fixed_array<4>(c, "model.roi.target_stds");
   roi.clamp_min_delta = get<bool>(c, "model.roi.clamp_min_delta");
@@ -124,6 +145,14 @@ DetectorOptions detector_options_from_config(const Json& c) {
   in.size_divisor = get<int64_t>(c, "input.size_divisor");
   require(in.size_divisor >= 1, "input.size_divisor", "must be at least 1");
   in.flip_prob = get<double>(c, "input.flip_prob");
+  require(in.flip_prob >= 0 && in.flip_prob <= 1, "input.flip_prob", "must be in [0, 1]");
+  in.crop_breast.enabled = get<bool>(c, "input.crop_breast.enabled");
+  in.crop_breast.threshold = get<double>(c, "input.crop_breast.threshold");
+  require(in.crop_breast.threshold >= 0 && in.crop_breast.threshold < 255,
+          "input.crop_breast.threshold", "must be a grey level in [0, 255)");
+  in.crop_breast.margin = get<int64_t>(c, "input.crop_breast.margin");
+  require(in.crop_breast.margin >= 0, "input.crop_breast.margin", "must be >= 0");
+  in.canonical_side = get<bool>(c, "input.canonical_side");
   return o;
 }
 

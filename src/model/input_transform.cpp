@@ -50,9 +50,25 @@ std::pair<int64_t, int64_t> resized_size(int64_t h, int64_t w, const InputOption
   return o.resize == "torchvision" ? torchvision_size(h, w, o) : mmdet_size(h, w, o);
 }
 
-PreparedImage prepare_image(const at::Tensor& image, const InputOptions& o, bool flip) {
+InputRegion input_region(const at::Tensor& grey, const InputOptions& o, const at::Tensor& keep) {
+  const int64_t h = grey.size(-2), w = grey.size(-1);
+  InputRegion region;
+  region.window = {0, 0, w, h};
+  if (!o.crop_breast.enabled && !o.canonical_side) return region;
+  const auto breast = find_breast_region(grey, o.crop_breast.threshold, o.crop_breast.margin);
+  if (o.crop_breast.enabled) region.window = widen_to_boxes(breast.window, keep, h, w);
+  region.mirror = o.canonical_side && breast.found && breast.centre_x > static_cast<double>(w) / 2;
+  return region;
+}
+
+PreparedImage prepare_image(const at::Tensor& image, const InputOptions& o, bool flip,
+                            const at::Tensor& keep) {
   auto chw = as_three_channels(image);
-  const int64_t h = chw.size(1), w = chw.size(2);
+  const int64_t full_h = chw.size(1), full_w = chw.size(2);
+  const InputRegion region = input_region(chw.select(0, 0), o, keep);
+  const PixelWindow& window = region.window;
+  chw = chw.slice(1, window.y0, window.y1).slice(2, window.x0, window.x1);
+  const int64_t h = window.height(), w = window.width();
   const auto [new_h, new_w] = resized_size(h, w, o);
   if (o.unit_range) chw = chw / 255.0;
   // With unit_range the mean and std are in 0..1 units, as torchvision gives them.
@@ -68,41 +84,55 @@ PreparedImage prepare_image(const at::Tensor& image, const InputOptions& o, bool
     chw = at::upsample_bilinear2d(chw.unsqueeze(0), {new_h, new_w}, /*align_corners=*/false)
               .squeeze(0);
   }
-  if (flip) chw = chw.flip({2});
+  const bool mirrored = flip != region.mirror;
+  if (mirrored) chw = chw.flip({2});
   PreparedImage out;
   out.tensor = chw.contiguous();
-  out.meta.original_height = h;
-  out.meta.original_width = w;
+  out.meta.original_height = full_h;
+  out.meta.original_width = full_w;
   out.meta.height = new_h;
   out.meta.width = new_w;
   out.meta.scale_x = static_cast<double>(new_w) / w;
   out.meta.scale_y = static_cast<double>(new_h) / h;
-  out.meta.flipped = flip;
+  out.meta.crop_x = static_cast<double>(window.x0);
+  out.meta.crop_y = static_cast<double>(window.y0);
+  out.meta.flipped = mirrored;
   return out;
 }
 
-at::Tensor boxes_to_input(const at::Tensor& boxes, const ImageMeta& m) {
-  if (boxes.numel() == 0) return boxes.reshape({0, 4}).to(at::kFloat);
-  auto scale =
-      at::tensor({m.scale_x, m.scale_y, m.scale_x, m.scale_y}, boxes.options().dtype(at::kFloat));
-  auto out = boxes.to(at::kFloat) * scale;
-  if (m.flipped) {
-    const double w = static_cast<double>(m.width);
-    out = at::stack(
-        {w - out.select(1, 2), out.select(1, 1), w - out.select(1, 0), out.select(1, 3)}, 1);
-  }
-  return out;
-}
+namespace {
 
-at::Tensor boxes_to_original(const at::Tensor& boxes, const ImageMeta& m) {
+// Mirrors boxes in input coordinates as the meta says; its own inverse.
+at::Tensor mirror_boxes(const at::Tensor& boxes, const ImageMeta& m) {
   auto out = boxes;
   if (m.flipped) {
     const double w = static_cast<double>(m.width);
     out = at::stack(
         {w - out.select(1, 2), out.select(1, 1), w - out.select(1, 0), out.select(1, 3)}, 1);
   }
+  if (m.vflipped) {
+    const double h = static_cast<double>(m.height);
+    out = at::stack(
+        {out.select(1, 0), h - out.select(1, 3), out.select(1, 2), h - out.select(1, 1)}, 1);
+  }
+  return out;
+}
+
+}  // namespace
+
+at::Tensor boxes_to_input(const at::Tensor& boxes, const ImageMeta& m) {
+  if (boxes.numel() == 0) return boxes.reshape({0, 4}).to(at::kFloat);
+  const auto options = boxes.options().dtype(at::kFloat);
+  auto scale = at::tensor({m.scale_x, m.scale_y, m.scale_x, m.scale_y}, options);
+  auto offset = at::tensor({m.crop_x, m.crop_y, m.crop_x, m.crop_y}, options);
+  return mirror_boxes((boxes.to(at::kFloat) - offset) * scale, m);
+}
+
+at::Tensor boxes_to_original(const at::Tensor& boxes, const ImageMeta& m) {
+  auto out = mirror_boxes(boxes, m);
   auto scale = at::tensor({m.scale_x, m.scale_y, m.scale_x, m.scale_y}, out.options());
-  return out / scale;
+  auto offset = at::tensor({m.crop_x, m.crop_y, m.crop_x, m.crop_y}, out.options());
+  return out / scale + offset;
 }
 
 Batch collate(const std::vector<PreparedImage>& images, int64_t size_divisor) {

@@ -20,12 +20,12 @@ namespace F = torch::nn::functional;
 
 namespace {
 
-Conv2d conv(int64_t in, int64_t out, int64_t kernel, int64_t stride) {
-  return Conv2d(
+Conv2d conv(int64_t in, int64_t out, int64_t kernel, int64_t stride, const NormOptions& norm) {
+  Conv2d c(
       torch::nn::Conv2dOptions(in, out, kernel).stride(stride).padding(kernel / 2).bias(false));
+  c->standardised = norm.weight_standardisation;
+  return c;
 }
-
-torch::nn::BatchNorm2d norm(int64_t channels) { return torch::nn::BatchNorm2d(channels); }
 
 // mmcv counts an affine BatchNorm as two operations per input element and a ReLU module as one
 // per output element.
@@ -49,7 +49,8 @@ namespace detail {
 class ConvBN {
  public:
   at::Tensor forward(Conv2d& conv, torch::nn::BatchNorm2d& bn, const at::Tensor& x) {
-    if (bn->is_training()) return batch_norm(bn, conv(x));
+    // A standardised weight changes on every step and is not folded.
+    if (bn->is_training() || conv->standardised) return batch_norm(bn, conv(x));
     at::Tensor weight, bias;
     if (at::GradMode::is_enabled()) {
       std::tie(weight, bias) = fold(conv, bn);
@@ -130,44 +131,56 @@ using detail::ConvBN;
 
 namespace {
 
-at::Tensor counted_relu(const at::Tensor& x) {
-  auto out = F::relu(x, F::ReLUFuncOptions().inplace(true));
-  flops::elements(out);
-  return out;
+// A convolution and its norm: BatchNorm through ConvBN (folded when its statistics are frozen),
+// GroupNorm after the convolution.
+at::Tensor conv_norm(ConvBN& fused, Conv2d& conv, Norm& norm, const at::Tensor& x) {
+  if (norm.bn) return fused.forward(conv, norm.bn, x);
+  return norm.forward(conv(x));
+}
+
+// Registers `norm` on `owner` under mmdetection's name: bn<postfix> or gn<postfix>.
+Norm registered_norm(torch::nn::Module& owner, const NormOptions& options, int64_t channels,
+                     const std::string& postfix) {
+  Norm norm(options, channels);
+  owner.register_module(norm_name(options.kind, postfix), norm.module());
+  return norm;
 }
 
 // torchvision's BasicBlock (depth 18, 34) and Bottleneck (50, 101), one module type with both
 // layouts so the blocks of a stage live in one Sequential under torchvision's names.
 class BlockImpl : public torch::nn::Module {
  public:
-  BlockImpl(bool bottleneck, int64_t in, int64_t planes, int64_t stride) : bottleneck_(bottleneck) {
+  BlockImpl(bool bottleneck, int64_t in, int64_t planes, int64_t stride, const NormOptions& n)
+      : bottleneck_(bottleneck) {
     const int64_t expansion = bottleneck ? 4 : 1;
     if (bottleneck) {
-      conv1 = register_module("conv1", conv(in, planes, 1, 1));
-      bn1 = register_module("bn1", norm(planes));
-      conv2 = register_module("conv2", conv(planes, planes, 3, stride));
-      bn2 = register_module("bn2", norm(planes));
-      conv3 = register_module("conv3", conv(planes, planes * expansion, 1, 1));
-      bn3 = register_module("bn3", norm(planes * expansion));
+      conv1 = register_module("conv1", conv(in, planes, 1, 1, n));
+      norm1 = registered_norm(*this, n, planes, "1");
+      conv2 = register_module("conv2", conv(planes, planes, 3, stride, n));
+      norm2 = registered_norm(*this, n, planes, "2");
+      conv3 = register_module("conv3", conv(planes, planes * expansion, 1, 1, n));
+      norm3 = registered_norm(*this, n, planes * expansion, "3");
     } else {
-      conv1 = register_module("conv1", conv(in, planes, 3, stride));
-      bn1 = register_module("bn1", norm(planes));
-      conv2 = register_module("conv2", conv(planes, planes, 3, 1));
-      bn2 = register_module("bn2", norm(planes));
+      conv1 = register_module("conv1", conv(in, planes, 3, stride, n));
+      norm1 = registered_norm(*this, n, planes, "1");
+      conv2 = register_module("conv2", conv(planes, planes, 3, 1, n));
+      norm2 = registered_norm(*this, n, planes, "2");
     }
     if (stride != 1 || in != planes * expansion) {
-      ds_conv = conv(in, planes * expansion, 1, stride);
-      ds_bn = norm(planes * expansion);
-      downsample = register_module("downsample", torch::nn::Sequential(ds_conv, ds_bn));
+      ds_conv = conv(in, planes * expansion, 1, stride, n);
+      ds_norm = Norm(n, planes * expansion);
+      downsample =
+          register_module("downsample", ds_norm.bn ? torch::nn::Sequential(ds_conv, ds_norm.bn)
+                                                   : torch::nn::Sequential(ds_conv, ds_norm.gn));
     }
   }
 
   at::Tensor forward(const at::Tensor& x) {
-    auto out = counted_relu(fused1_.forward(conv1, bn1, x));
-    out = fused2_.forward(conv2, bn2, out);
-    if (bottleneck_) out = fused3_.forward(conv3, bn3, counted_relu(out));
+    auto out = counted_relu(conv_norm(fused1_, conv1, norm1, x));
+    out = conv_norm(fused2_, conv2, norm2, out);
+    if (bottleneck_) out = conv_norm(fused3_, conv3, norm3, counted_relu(out));
     if (downsample) {
-      out += fused_ds_.forward(ds_conv, ds_bn, x);
+      out += conv_norm(fused_ds_, ds_conv, ds_norm, x);
     } else {
       out += x;
     }
@@ -177,10 +190,10 @@ class BlockImpl : public torch::nn::Module {
  private:
   bool bottleneck_;
   Conv2d conv1{nullptr}, conv2{nullptr}, conv3{nullptr};
-  torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr}, bn3{nullptr};
+  Norm norm1, norm2, norm3;
   torch::nn::Sequential downsample{nullptr};  // registered for its names: downsample.0, .1
   Conv2d ds_conv{nullptr};
-  torch::nn::BatchNorm2d ds_bn{nullptr};
+  Norm ds_norm;
   ConvBN fused1_, fused2_, fused3_, fused_ds_;
 };
 TORCH_MODULE(Block);
@@ -210,9 +223,8 @@ ResNetImpl::ResNetImpl(const ResNetOptions& options) : options_(options) {
                 " is out of range (-1..4)");
   bottleneck_ = options.depth >= 50;
   const int64_t expansion = bottleneck_ ? 4 : 1;
-  conv1 = register_module(
-      "conv1", Conv2d(torch::nn::Conv2dOptions(3, 64, 7).stride(2).padding(3).bias(false)));
-  bn1 = register_module("bn1", norm(64));
+  conv1 = register_module("conv1", conv(3, 64, 7, 2, options.norm));
+  norm1_ = registered_norm(*this, options.norm, 64, "1");
   stem_fused_ = std::make_shared<detail::ConvBN>();
   int64_t in = 64;
   for (int stage = 0; stage < 4; ++stage) {
@@ -220,12 +232,12 @@ ResNetImpl::ResNetImpl(const ResNetOptions& options) : options_(options) {
     torch::nn::Sequential layer;
     for (int b = 0; b < blocks[stage]; ++b) {
       const int64_t stride = (b == 0 && stage > 0) ? 2 : 1;
-      layer->push_back(Block(bottleneck_, in, planes, stride));
+      layer->push_back(Block(bottleneck_, in, planes, stride, options.norm));
       in = planes * expansion;
     }
     layers_.push_back(register_module("layer" + std::to_string(stage + 1), layer));
   }
-  // Kaiming normal (fan_out) for convolutions and unit BatchNorm, as torchvision initialises.
+  // Kaiming normal (fan_out) for convolutions and unit norms, as torchvision initialises.
   for (auto& module : modules(/*include_self=*/false)) {
     if (auto* c = module->as<Conv2dImpl>()) {
       torch::NoGradGuard guard;
@@ -238,7 +250,7 @@ ResNetImpl::ResNetImpl(const ResNetOptions& options) : options_(options) {
 void ResNetImpl::freeze_stages() {
   if (options_.frozen_stages >= 0) {
     conv1->weight.set_requires_grad(false);
-    for (auto& p : bn1->parameters()) p.set_requires_grad(false);
+    for (auto& p : norm1_.module()->parameters()) p.set_requires_grad(false);
   }
   for (int stage = 1; stage <= options_.frozen_stages; ++stage)
     for (auto& p : layers_[stage - 1]->parameters()) p.set_requires_grad(false);
@@ -247,7 +259,7 @@ void ResNetImpl::freeze_stages() {
 void ResNetImpl::train(bool on) {
   torch::nn::Module::train(on);
   if (!on) return;
-  if (options_.frozen_stages >= 0) bn1->eval();
+  if (options_.frozen_stages >= 0) norm1_.module()->eval();
   for (int stage = 1; stage <= options_.frozen_stages; ++stage) layers_[stage - 1]->eval();
   if (options_.norm_eval) {
     for (auto& module : modules(/*include_self=*/false))
@@ -267,8 +279,9 @@ std::vector<at::Tensor> ResNetImpl::forward(const at::Tensor& x) {
   // ops::roi_align reads them in place. Equal to NCHW up to rounding
   // (Resnet.ChannelsLastEqualsNchwInInferenceAndTraining).
   const bool channels_last = options_.channels_last && x.is_cpu();
-  auto out = counted_relu(stem_fused_->forward(
-      conv1, bn1, channels_last ? x.contiguous(at::MemoryFormat::ChannelsLast) : x));
+  auto out =
+      counted_relu(conv_norm(*stem_fused_, conv1, norm1_,
+                             channels_last ? x.contiguous(at::MemoryFormat::ChannelsLast) : x));
   flops::elements(out);  // the max-pool module
   out = F::max_pool2d(out, F::MaxPool2dFuncOptions(3).stride(2).padding(1));
   std::vector<at::Tensor> features;

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <mutex>
 
+#include "mbmd/core/error.h"
 #include "mbmd/model/assigner.h"
 #include "mbmd/model/flop_counter.h"
 #include "mbmd/ops/box_ops.h"
@@ -19,35 +20,50 @@ namespace mbmd::model {
 
 namespace F = torch::nn::functional;
 
-BBoxHeadImpl::BBoxHeadImpl(int64_t in_features, int64_t fc_channels, int64_t num_classes,
-                           bool background_first) {
+BBoxHeadImpl::BBoxHeadImpl(const RoIOptions& options, int64_t in_channels, int64_t num_classes) {
+  const bool four_convs = options.head == "4conv1fc";
+  if (!four_convs && options.head != "2fc")
+    throw Error("config key 'model.roi.head': unknown box head '" + options.head +
+                "' (choose 2fc or 4conv1fc)");
+  int64_t channels = in_channels;
+  if (four_convs) {
+    shared_convs = register_module("shared_convs", torch::nn::ModuleList());
+    for (int i = 0; i < 4; ++i) {
+      convs.emplace_back(channels, options.conv_channels, 3, 1, options.norm, /*relu=*/true);
+      shared_convs->push_back(convs.back());
+      channels = options.conv_channels;
+    }
+  }
+  const int64_t fc = options.fc_channels;
   shared_fcs = register_module("shared_fcs", torch::nn::ModuleList());
-  fc0 = Linear(in_features, fc_channels);
-  fc1 = Linear(fc_channels, fc_channels);
+  fc0 = Linear(channels * options.output_size * options.output_size, fc);
   shared_fcs->push_back(fc0);
-  shared_fcs->push_back(fc1);
-  fc_cls = register_module("fc_cls", Linear(fc_channels, num_classes + 1));
-  const int64_t reg_classes = background_first ? num_classes + 1 : num_classes;
-  fc_reg = register_module("fc_reg", Linear(fc_channels, 4 * reg_classes));
-  // mmdetection: Xavier-uniform shared FCs, normal(0.01) classifier, normal(0.001) regressor.
   xavier_init(*fc0);
-  xavier_init(*fc1);
+  if (!four_convs) {
+    fc1 = Linear(fc, fc);
+    shared_fcs->push_back(fc1);
+    xavier_init(*fc1);
+  }
+  fc_cls = register_module("fc_cls", Linear(fc, num_classes + 1));
+  const int64_t reg_classes = options.background_first ? num_classes + 1 : num_classes;
+  fc_reg = register_module("fc_reg", Linear(fc, 4 * reg_classes));
+  // mmdetection: Xavier-uniform shared FCs, normal(0.01) classifier, normal(0.001) regressor.
   normal_init(*fc_cls, 0.01);
   normal_init(*fc_reg, 0.001);
 }
 
 std::pair<at::Tensor, at::Tensor> BBoxHeadImpl::forward(const at::Tensor& roi_features) {
+  at::Tensor features = roi_features;
+  for (auto& conv : convs) features = conv(features);
   at::Tensor x;
-  if (roi_features.dim() == 4 && roi_features.is_cpu() && !at::GradMode::is_enabled() &&
-      !roi_features.is_contiguous() && roi_features.is_contiguous(at::MemoryFormat::ChannelsLast)) {
-    x = first_fc_as_convolution(roi_features);
+  if (features.dim() == 4 && features.is_cpu() && !at::GradMode::is_enabled() &&
+      !features.is_contiguous() && features.is_contiguous(at::MemoryFormat::ChannelsLast)) {
+    x = first_fc_as_convolution(features);
   } else {
-    x = fc0(roi_features.flatten(1));
+    x = fc0(features.flatten(1));
   }
-  x = F::relu(x, F::ReLUFuncOptions().inplace(true));
-  flops::elements(x);  // mmdetection's nn.ReLU module
-  x = F::relu(fc1(x), F::ReLUFuncOptions().inplace(true));
-  flops::elements(x);
+  x = counted_relu(x);  // mmdetection's nn.ReLU module
+  if (fc1) x = counted_relu(fc1(x));
   // Scores and deltas go on in FP32 (softmax, decoding, NMS, losses).
   return {as_fp32(fc_cls(x)), as_fp32(fc_reg(x))};
 }
@@ -82,10 +98,7 @@ RoIHeadImpl::RoIHeadImpl(const DetectorOptions& options, int64_t in_channels)
     : options_(options.roi),
       num_classes_(options.num_classes),
       coder_(options.roi.target_stds, options.roi.clamp_min_delta) {
-  const int64_t s = options.roi.output_size;
-  bbox_head =
-      register_module("bbox_head", BBoxHead(in_channels * s * s, options.roi.fc_channels,
-                                            options.num_classes, options.roi.background_first));
+  bbox_head = register_module("bbox_head", BBoxHead(options.roi, in_channels, options.num_classes));
 }
 
 at::Tensor boxes_to_rois(const std::vector<at::Tensor>& boxes) {

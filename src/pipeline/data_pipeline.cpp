@@ -145,6 +145,7 @@ PipelineOptions pipeline_options_from_config(const Json& config, bool train) {
     throw Error("config key 'train.batch_size' must be >= 1, got " + std::to_string(o.batch_size));
   o.seed = t.at("seed").get<uint64_t>();
   o.train = train;
+  o.augment = augment_options_from_config(config);
   return o;
 }
 
@@ -158,6 +159,7 @@ DataPipeline::DataPipeline(std::vector<data::Sample> samples, PipelineOptions op
   if (options_.prefetch < 1) options_.prefetch = 1;
   for (auto& s : samples_) s.image = at::Tensor();  // pixels are loaded here, on demand
   cache_.resize(samples_.size());
+  base_cache_.resize(samples_.size());
 }
 
 DataPipeline::~DataPipeline() { stop_workers(); }
@@ -185,6 +187,7 @@ void DataPipeline::stop_workers() {
 
 void DataPipeline::start_epoch(int64_t epoch) {
   stop_workers();
+  epoch_ = epoch;
   plan_ = plan_epoch(samples_.size(), options_.seed, epoch, options_.train,
                      options_.train ? options_.input.flip_prob : 0.0);
   if (options_.flip_all && !options_.train) plan_.flips.assign(plan_.flips.size(), true);
@@ -205,17 +208,51 @@ void DataPipeline::start_epoch(int64_t epoch) {
   for (int i = 0; i < options_.workers; ++i) threads_.emplace_back([this] { worker_loop(); });
 }
 
-DataPipeline::Resized DataPipeline::load_resized(size_t index) {
-  if (options_.cache) {
-    std::lock_guard<std::mutex> lock(cache_mutex_);
-    if (cache_[index].grey.defined()) return cache_[index];
-  }
+data::Sample DataPipeline::decoded(size_t index) const {
   data::Sample sample = samples_[index];
   data::load_sample_image(sample);
   if (sample.image.dim() != 2)
     throw Error(sample.file + ": " + sample.image_id + " decodes to " +
                 std::to_string(sample.image.dim()) +
                 " dimensions, expected one 2D image (multi-frame files need a frame)");
+  return sample;
+}
+
+at::Tensor DataPipeline::boxes_to_keep(size_t index) const {
+  return options_.train ? samples_[index].boxes : at::Tensor();
+}
+
+DataPipeline::Resized DataPipeline::load_input(size_t index, const AugmentDraw& draw) {
+  if (!options_.train || !options_.augment.geometric()) return load_resized(index);
+  Resized out;
+  const BaseImage base = load_base(index, out.original);
+  auto resized = resize_base(base, options_.input, draw, samples_[index].boxes);
+  out.grey = resized.grey;
+  out.meta = resized.meta;
+  return out;
+}
+
+BaseImage DataPipeline::load_base(size_t index, at::Tensor& original) {
+  if (options_.cache && !options_.keep_original) {
+    std::lock_guard<std::mutex> lock(cache_mutex_);
+    if (base_cache_[index].grey.defined()) return base_cache_[index];
+  }
+  const data::Sample sample = decoded(index);
+  BaseImage base = make_base(sample.image, options_.input, options_.augment, boxes_to_keep(index));
+  if (options_.keep_original) original = sample.image;
+  if (options_.cache) {
+    std::lock_guard<std::mutex> lock(cache_mutex_);
+    base_cache_[index] = base;
+  }
+  return base;
+}
+
+DataPipeline::Resized DataPipeline::load_resized(size_t index) {
+  if (options_.cache) {
+    std::lock_guard<std::mutex> lock(cache_mutex_);
+    if (cache_[index].grey.defined()) return cache_[index];
+  }
+  const data::Sample sample = decoded(index);
   // Resizing the grey image before normalising equals prepare_image's order (normalise, then
   // resize) up to rounding: both steps are affine and bilinear weights sum to one. Keeping one
   // grey channel makes the cache three times smaller.
@@ -223,7 +260,8 @@ DataPipeline::Resized DataPipeline::load_resized(size_t index) {
   resize_only.mean = {0, 0, 0};
   resize_only.std = {1, 1, 1};
   resize_only.unit_range = false;
-  const auto prepared = model::prepare_image(sample.image, resize_only, /*flip=*/false);
+  const auto prepared =
+      model::prepare_image(sample.image, resize_only, /*flip=*/false, boxes_to_keep(index));
   Resized out;
   out.grey = prepared.tensor.select(0, 0).contiguous();
   out.meta = prepared.meta;
@@ -247,20 +285,30 @@ LoadedBatch DataPipeline::build(int64_t batch_index) {
   for (int64_t k = begin; k < end; ++k) {
     const size_t index = plan_.order[static_cast<size_t>(k)];
     const bool flip = plan_.flips[static_cast<size_t>(k)];
+    // Every draw of an image is a function of (seed, epoch, sample); without `train` none.
+    const AugmentDraw draw = options_.train
+                                 ? draw_augment(options_.augment, options_.seed, epoch_, index)
+                                 : AugmentDraw{};
     Resized r;
     try {
-      r = load_resized(index);
+      r = load_input(index, draw);
     } catch (const std::exception& e) {
       if (!options_.skip_bad) throw;
       out.failed.emplace_back(index, e.what());
       continue;
     }
     model::PreparedImage image;
-    image.tensor = normalise(r.grey, options_.input);
+    at::Tensor grey = jitter_grey(r.grey, draw);
     image.meta = r.meta;
+    if (draw.vflip) {
+      grey = grey.flip({0});
+      image.meta.vflipped = true;
+    }
+    image.tensor = normalise(grey, options_.input);
     if (flip) {
+      // A flip on top of the canonical side's mirror undoes it.
       image.tensor = image.tensor.flip({2}).contiguous();
-      image.meta.flipped = true;
+      image.meta.flipped = !image.meta.flipped;
     }
     const auto& sample = samples_[index];
     at::Tensor boxes = sample.boxes.defined() ? sample.boxes : at::zeros({0, 4}, at::kFloat);

@@ -1,8 +1,11 @@
 #include "mbmd/train/optimizer.h"
 
 #include <c10/util/string_utils.h>
+#include <torch/nn/modules/batchnorm.h>
+#include <torch/nn/modules/normalization.h>
 
 #include <map>
+#include <set>
 #include <sstream>
 
 #include "mbmd/core/error.h"
@@ -17,6 +20,22 @@ std::string state_key(const at::Tensor& parameter) {
   return key.str();
 }
 
+bool is_bias(const std::string& name) {
+  return name == "bias" || (name.size() > 5 && name.compare(name.size() - 5, 5, ".bias") == 0);
+}
+
+// The state keys of every BatchNorm and GroupNorm parameter.
+std::set<std::string> norm_parameter_keys(torch::nn::Module& model) {
+  std::set<std::string> keys;
+  auto add = [&keys](const torch::nn::Module& module) {
+    if (!module.as<torch::nn::BatchNorm2dImpl>() && !module.as<torch::nn::GroupNormImpl>()) return;
+    for (const auto& p : module.parameters(/*recurse=*/false)) keys.insert(state_key(p));
+  };
+  add(model);  // modules() cannot hand out a top-level module that lives outside a shared_ptr
+  for (const auto& module : model.modules(/*include_self=*/false)) add(*module);
+  return keys;
+}
+
 }  // namespace
 
 SgdSettings sgd_settings_from_config(const Json& config) {
@@ -28,16 +47,45 @@ SgdSettings sgd_settings_from_config(const Json& config) {
     throw Error("config key 'train.momentum' must be in [0, 1), got " + t.at("momentum").dump());
   if (!(s.weight_decay >= 0.0))
     throw Error("config key 'train.weight_decay' must be >= 0, got " + t.at("weight_decay").dump());
+  s.norm_decay_mult = t.at("norm_decay_mult").get<double>();
+  s.bias_decay_mult = t.at("bias_decay_mult").get<double>();
+  if (!(s.norm_decay_mult >= 0.0))
+    throw Error("config key 'train.norm_decay_mult' must be >= 0, got " +
+                t.at("norm_decay_mult").dump());
+  if (!(s.bias_decay_mult >= 0.0))
+    throw Error("config key 'train.bias_decay_mult' must be >= 0, got " +
+                t.at("bias_decay_mult").dump());
   return s;
 }
 
 std::unique_ptr<torch::optim::SGD> make_sgd(torch::nn::Module& model, const SgdSettings& s) {
-  std::vector<at::Tensor> params;
-  for (const auto& item : model.named_parameters())
-    if (item.value().requires_grad()) params.push_back(item.value());
-  if (params.empty()) throw Error("the model has no trainable parameters");
-  return std::make_unique<torch::optim::SGD>(
-      params, torch::optim::SGDOptions(s.lr).momentum(s.momentum).weight_decay(s.weight_decay));
+  const auto norm_params = norm_parameter_keys(model);
+  std::vector<at::Tensor> weights, norms, biases;
+  for (const auto& item : model.named_parameters()) {
+    const auto& p = item.value();
+    if (!p.requires_grad()) continue;
+    if (norm_params.count(state_key(p)))
+      norms.push_back(p);
+    else if (is_bias(item.key()))
+      biases.push_back(p);
+    else
+      weights.push_back(p);
+  }
+  if (weights.empty() && norms.empty() && biases.empty())
+    throw Error("the model has no trainable parameters");
+  const auto options = torch::optim::SGDOptions(s.lr).momentum(s.momentum);
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  const std::pair<std::vector<at::Tensor>*, double> by_decay[] = {
+      {&weights, s.weight_decay},
+      {&norms, s.weight_decay * s.norm_decay_mult},
+      {&biases, s.weight_decay * s.bias_decay_mult}};
+  for (const auto& [params, decay] : by_decay) {
+    if (params->empty()) continue;
+    auto group_options = std::make_unique<torch::optim::SGDOptions>(options);
+    group_options->weight_decay(decay);
+    groups.emplace_back(*params, std::move(group_options));
+  }
+  return std::make_unique<torch::optim::SGD>(std::move(groups), options);
 }
 
 void set_lr(torch::optim::SGD& optimizer, double lr) {

@@ -13,9 +13,19 @@ double max_difference(const std::pair<at::Tensor, at::Tensor>& a,
                   (a.second - b.second).abs().max().item<double>());
 }
 
+RoIOptions small_head(const std::string& type) {
+  RoIOptions options;
+  options.fc_channels = 32;
+  options.head = type;
+  options.conv_channels = 8;
+  options.norm.kind = NormKind::group;
+  options.norm.groups = 4;
+  return options;
+}
+
 TEST(BBoxHead, ChannelsLastConvolutionPathEqualsTheLinearLayers) {
   at::manual_seed(3);
-  BBoxHead head(16 * 7 * 7, 32, 2, /*background_first=*/false);
+  BBoxHead head(small_head("2fc"), 16, 2);
   const auto features = at::randn({5, 16, 7, 7});
   const auto channels_last = features.contiguous(at::MemoryFormat::ChannelsLast);
   at::NoGradGuard no_grad;
@@ -30,6 +40,22 @@ TEST(BBoxHead, ChannelsLastConvolutionPathEqualsTheLinearLayers) {
   const auto linear_after = head->forward(features);
   EXPECT_GT(max_difference(linear_after, linear), 1e-3);
   EXPECT_LT(max_difference(head->forward(channels_last), linear_after), 1e-5);
+}
+
+// The 4conv1fc head keeps channels-last features through its convolutions, so its first FC takes
+// the convolution path too; both paths give the same outputs.
+TEST(BBoxHead, FourConvHeadGivesTheSameOutputsInBothLayouts) {
+  at::manual_seed(4);
+  BBoxHead head(small_head("4conv1fc"), 16, 2);
+  EXPECT_EQ(head->convs.size(), 4u);
+  EXPECT_FALSE(head->fc1);
+  const auto features = at::randn({5, 16, 7, 7});
+  at::NoGradGuard no_grad;
+  const auto linear = head->forward(features);
+  const auto conv = head->forward(features.contiguous(at::MemoryFormat::ChannelsLast));
+  EXPECT_EQ(linear.first.sizes(), (std::vector<int64_t>{5, 3}));
+  EXPECT_EQ(linear.second.sizes(), (std::vector<int64_t>{5, 8}));
+  EXPECT_LT(max_difference(conv, linear), 1e-4);
 }
 
 }  // namespace

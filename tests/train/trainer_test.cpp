@@ -4,6 +4,9 @@
 #include "mbmd/train/trainer.h"
 
 #include <gtest/gtest.h>
+#include <torch/nn/modules/batchnorm.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/nn/modules/normalization.h>
 
 #include <filesystem>
 #include <fstream>
@@ -271,6 +274,38 @@ TEST(Optimizer, MomentumBuffersRoundTripByName) {
   EXPECT_THROW(restore_momentum_buffers(*again, model, {{"nope", at::ones({3})}}, "t"), Error);
   EXPECT_THROW(restore_momentum_buffers(*again, model, {{"weight", at::ones({4})}}, "t"), Error);
   EXPECT_THROW(restore_momentum_buffers(*again, model, {{"frozen", at::ones({2})}}, "t"), Error);
+}
+
+// mmdetection's norm_decay_mult and bias_decay_mult: with zero gradients only weight decay moves a
+// parameter, so the factors show as which parameters move.
+TEST(Optimizer, NormAndBiasDecayMultipliersScaleWeightDecay) {
+  auto moved = [](double norm_mult, double bias_mult) {
+    torch::nn::Module model;
+    auto linear = model.register_module("fc", torch::nn::Linear(2, 2));
+    auto bn = model.register_module("bn", torch::nn::BatchNorm2d(4));
+    auto gn = model.register_module("gn", torch::nn::GroupNorm(2, 4));
+    std::map<std::string, at::Tensor> before;
+    for (const auto& item : model.named_parameters()) {
+      at::NoGradGuard no_grad;
+      item.value().fill_(1.0);
+      item.value().mutable_grad() = at::zeros_like(item.value());
+      before[item.key()] = item.value().clone();
+    }
+    SgdSettings settings{0.1, 0.0, 0.5};
+    settings.norm_decay_mult = norm_mult;
+    settings.bias_decay_mult = bias_mult;
+    make_sgd(model, settings)->step();
+    std::vector<std::string> names;
+    for (const auto& item : model.named_parameters())
+      if (!item.value().equal(before[item.key()])) names.push_back(item.key());
+    return names;
+  };
+  EXPECT_EQ(moved(1.0, 1.0), (std::vector<std::string>{"fc.weight", "fc.bias", "bn.weight",
+                                                       "bn.bias", "gn.weight", "gn.bias"}));
+  EXPECT_EQ(moved(0.0, 1.0), (std::vector<std::string>{"fc.weight", "fc.bias"}));
+  EXPECT_EQ(moved(0.0, 0.0), (std::vector<std::string>{"fc.weight"}));
+  EXPECT_EQ(moved(1.0, 0.0), (std::vector<std::string>{"fc.weight", "bn.weight", "bn.bias",
+                                                       "gn.weight", "gn.bias"}));
 }
 
 TEST(Optimizer, ClipGradNormScalesToTheMaximum) {

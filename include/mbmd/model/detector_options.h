@@ -7,6 +7,7 @@
 
 #include "mbmd/core/config.h"
 #include "mbmd/model/assigner.h"
+#include "mbmd/model/norm.h"
 #include "mbmd/model/precision.h"
 #include "mbmd/model/resnet.h"
 #include "mbmd/ops/anchor_generator.h"
@@ -37,6 +38,11 @@ struct RoIOptions {
   bool aligned = true;
   std::string level_mapping = "mmdet";  // or "torchvision"
   double finest_scale = 56.0;
+  // The box head: "2fc" (mmdetection's Shared2FCBBoxHead) or "4conv1fc" (Shared4Conv1FCBBoxHead:
+  // four 3x3 convolutions of conv_channels with `norm` and ReLU, then one FC).
+  std::string head = "2fc";
+  int64_t conv_channels = 256;
+  NormOptions norm;
   int64_t fc_channels = 1024;
   // torchvision: class 0 is background and the box predictor has outputs for it.
   bool background_first = false;
@@ -54,6 +60,13 @@ struct RoIOptions {
   bool nms_in_original_scale = true;
 };
 
+// input.crop_breast: the network sees the breast region only (docs/design.md, "Breast region").
+struct BreastCropOptions {
+  bool enabled = false;
+  double threshold = 20.0;  // grey level 0..255 the breast is brighter than
+  int64_t margin = 16;      // pixels added on every side of the component's box
+};
+
 struct InputOptions {
   int64_t max_long = 1333;
   int64_t max_short = 800;
@@ -63,6 +76,10 @@ struct InputOptions {
   bool unit_range = false;  // divide by 255 before normalising (torchvision)
   int64_t size_divisor = 32;
   double flip_prob = 0.5;
+  BreastCropOptions crop_breast;
+  // Mirror films whose breast lies in the right half, so that every breast is on the left
+  // (found with crop_breast.threshold; recorded as ImageMeta::flipped).
+  bool canonical_side = false;
 };
 
 struct DetectorOptions {
@@ -71,6 +88,7 @@ struct DetectorOptions {
   std::string pretrained;
   std::string neck = "fpn";
   int64_t neck_channels = 256;
+  NormOptions neck_norm;
   ops::AnchorGeneratorOptions anchors;
   RPNOptions rpn;
   RoIOptions roi;

@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "mbmd/model/norm.h"
+
 namespace mbmd::model {
 
 class NeckImpl : public torch::nn::Module {
@@ -19,8 +21,10 @@ class NeckImpl : public torch::nn::Module {
   virtual std::vector<at::Tensor> forward(const std::vector<at::Tensor>& inputs) = 0;
 };
 
-// Builds the neck named by model.neck.type: fpn, pafpn, hrfpn or mhfpn.
+// Builds the neck named by model.neck.type: fpn, pafpn, hrfpn or mhfpn. `norm` (model.neck.norm)
+// goes after every convolution of the neck, as mmdetection's norm_cfg does.
 std::shared_ptr<NeckImpl> make_neck(const std::string& type,
-                                    const std::vector<int64_t>& in_channels, int64_t out_channels);
+                                    const std::vector<int64_t>& in_channels, int64_t out_channels,
+                                    const NormOptions& norm = {});
 
 }  // namespace mbmd::model

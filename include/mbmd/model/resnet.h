@@ -4,7 +4,6 @@
 #pragma once
 
 #include <torch/nn/module.h>
-#include <torch/nn/modules/batchnorm.h>
 #include <torch/nn/modules/container/sequential.h>
 #include <torch/nn/modules/conv.h>
 
@@ -24,6 +23,9 @@ struct ResNetOptions {
   int frozen_stages = 1;  // -1: nothing frozen; 0: the stem; k: the stem and layer1..k
   bool norm_eval = true;  // BatchNorm stays in eval mode (running statistics frozen) in training
   bool channels_last = true;  // on the CPU, run in NHWC layout (faster with oneDNN; same results)
+  // BatchNorm (bn1, layer1.0.bn1, ...) or GroupNorm (gn1, layer1.0.gn1, ... as mmdetection's GN
+  // configs name them), optionally with Weight Standardisation of every convolution.
+  NormOptions norm{NormKind::batch};
 };
 
 class ResNetImpl : public torch::nn::Module {
@@ -36,7 +38,8 @@ class ResNetImpl : public torch::nn::Module {
   // Channels of C2..C5: 256..2048 for bottleneck depths, 64..512 for 18 and 34.
   std::vector<int64_t> out_channels() const;
 
-  // Keeps frozen stages and (with norm_eval) every BatchNorm in eval mode.
+  // Keeps frozen stages and (with norm_eval) every BatchNorm in eval mode; GroupNorm has no
+  // running statistics to freeze.
   void train(bool on = true) override;
 
  private:
@@ -45,7 +48,7 @@ class ResNetImpl : public torch::nn::Module {
   ResNetOptions options_;
   bool bottleneck_ = true;
   Conv2d conv1{nullptr};
-  torch::nn::BatchNorm2d bn1{nullptr};
+  Norm norm1_;
   std::vector<torch::nn::Sequential> layers_;
   std::shared_ptr<detail::ConvBN> stem_fused_;
 };

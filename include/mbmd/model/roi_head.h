@@ -1,5 +1,6 @@
 // The RoI head: multi-level RoIAlign feature extraction, mmdetection's Shared2FCBBoxHead
-// (roi_head.bbox_head.{shared_fcs.0, shared_fcs.1, fc_cls, fc_reg}), its training losses and the
+// (roi_head.bbox_head.{shared_fcs.0, shared_fcs.1, fc_cls, fc_reg}) or Shared4Conv1FCBBoxHead
+// (bbox_head.{shared_convs.0-3, shared_fcs.0, fc_cls, fc_reg}), its training losses and the
 // test-time post-processing.
 #pragma once
 
@@ -26,15 +27,16 @@ struct Detections {
 
 class BBoxHeadImpl : public torch::nn::Module {
  public:
-  BBoxHeadImpl(int64_t in_features, int64_t fc_channels, int64_t num_classes,
-               bool background_first);
+  // Takes RoI features of in_channels x output_size x output_size.
+  BBoxHeadImpl(const RoIOptions& options, int64_t in_channels, int64_t num_classes);
 
   // Returns class logits [K, C + 1] and box deltas [K, 4 * C] (or 4 * (C + 1) with background
   // first).
   std::pair<at::Tensor, at::Tensor> forward(const at::Tensor& roi_features);
 
-  torch::nn::ModuleList shared_fcs{nullptr};
-  Linear fc0{nullptr}, fc1{nullptr}, fc_cls{nullptr}, fc_reg{nullptr};
+  torch::nn::ModuleList shared_convs{nullptr}, shared_fcs{nullptr};
+  std::vector<ConvModule> convs;
+  Linear fc0{nullptr}, fc1{nullptr}, fc_cls{nullptr}, fc_reg{nullptr};  // fc1: 2fc only
 
  private:
   at::Tensor first_fc_as_convolution(const at::Tensor& roi_features);

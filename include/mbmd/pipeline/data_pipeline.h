@@ -16,6 +16,7 @@
 #include "mbmd/core/config.h"
 #include "mbmd/data/dataset.h"
 #include "mbmd/model/input_transform.h"
+#include "mbmd/pipeline/augment.h"
 
 namespace mbmd::engine {
 
@@ -53,7 +54,8 @@ struct PipelineOptions {
   int workers = 2;     // threads that load ahead of the model; 0 loads on the caller's thread
   int prefetch = 2;    // batches a worker may hold ready beyond the one being consumed
   bool cache = false;  // keep every decoded, resized image in memory after its first use
-  bool train = false;  // shuffle per epoch and flip with input.flip_prob
+  bool train = false;  // shuffle per epoch, flip with input.flip_prob, augment as `augment` says
+  AugmentOptions augment;  // used with `train` only
   uint64_t seed = 0;
   bool keep_original = false;  // also hand out the decoded pixels at their original size
   // Test-time augmentation: every image mirrored (meta.flipped, so detections come back in the
@@ -72,7 +74,8 @@ struct PipelineOptions {
 // Sets the readers' limits (data/image_limits.h) from data.max_pixels and data.max_frames.
 void apply_image_limits(const Json& config);
 
-// data.workers, data.cache, train.batch_size, train.seed and the model's input options.
+// data.workers, data.cache, train.batch_size, train.seed, the model's input options and the
+// augmentation options.
 PipelineOptions pipeline_options_from_config(const Json& config, bool train);
 
 struct LoadedBatch {
@@ -109,7 +112,14 @@ class DataPipeline {
     model::ImageMeta meta;
     at::Tensor original;  // with keep_original
   };
+  // The image of one sample, resized, with its meta: decoded and prepared (load_resized), or
+  // from its base image with the geometric draws (training with augment.geometric()).
+  Resized load_input(size_t index, const AugmentDraw& draw);
   Resized load_resized(size_t index);
+  BaseImage load_base(size_t index, at::Tensor& original);
+  data::Sample decoded(size_t index) const;
+  // The ground truth of a sample the input region must keep whole: its boxes in training.
+  at::Tensor boxes_to_keep(size_t index) const;
   LoadedBatch build(int64_t batch_index);
   void worker_loop();
   void stop_workers();
@@ -120,6 +130,8 @@ class DataPipeline {
 
   std::mutex cache_mutex_;
   std::vector<Resized> cache_;
+  std::vector<BaseImage> base_cache_;  // with geometric augmentation, instead of cache_
+  int64_t epoch_ = 0;
 
   std::mutex mutex_;
   std::condition_variable changed_;

@@ -1,6 +1,7 @@
 // SGD with momentum and weight decay over a detector's trainable parameters (mmdetection 2.x:
-// every parameter with requires_grad, weight decay on all of them), the momentum buffers by
-// parameter name for checkpoints, and gradient clipping by the global norm.
+// every parameter with requires_grad; weight decay on all of them, or scaled for norm parameters
+// and biases as mmdetection's paramwise_cfg norm_decay_mult and bias_decay_mult), the momentum
+// buffers by parameter name for checkpoints, and gradient clipping by the global norm.
 #pragma once
 
 #include <torch/nn/module.h>
@@ -17,12 +18,16 @@ struct SgdSettings {
   double lr = 0.02;
   double momentum = 0.9;
   double weight_decay = 1e-4;
+  double norm_decay_mult = 1.0;  // on the weights and biases of BatchNorm and GroupNorm layers
+  double bias_decay_mult = 1.0;  // on the other biases
 };
 
-// train.momentum and train.weight_decay (checked); lr is set by the schedule every iteration.
+// train.momentum, train.weight_decay, train.norm_decay_mult and train.bias_decay_mult (checked);
+// lr is set by the schedule every iteration.
 SgdSettings sgd_settings_from_config(const Json& config);
 
-// The optimiser over model.named_parameters() with requires_grad, in that order.
+// The optimiser over model.named_parameters() with requires_grad, in that order, in up to three
+// parameter groups (other weights, norm parameters, other biases) by their weight decay.
 std::unique_ptr<torch::optim::SGD> make_sgd(torch::nn::Module& model, const SgdSettings& settings);
 
 // Sets the rate of every parameter group.

@@ -18,14 +18,15 @@ void check_inputs(const std::vector<at::Tensor>& inputs, size_t expected) {
 
 }  // namespace
 
-TopDownNeckImpl::TopDownNeckImpl(const std::vector<int64_t>& in_channels, int64_t out_channels) {
+TopDownNeckImpl::TopDownNeckImpl(const std::vector<int64_t>& in_channels, int64_t out_channels,
+                                 const NormOptions& norm) {
   if (in_channels.size() != 4) throw Error("FPN expects four input levels (C2..C5)");
   auto lateral_list = register_module("lateral_convs", torch::nn::ModuleList());
   auto fpn_list = register_module("fpn_convs", torch::nn::ModuleList());
   for (auto c : in_channels) {
-    lateral_convs_.emplace_back(c, out_channels, 1);
+    lateral_convs_.emplace_back(c, out_channels, 1, 1, norm);
     lateral_list->push_back(lateral_convs_.back());
-    fpn_convs_.emplace_back(out_channels, out_channels, 3);
+    fpn_convs_.emplace_back(out_channels, out_channels, 3, 1, norm);
     fpn_list->push_back(fpn_convs_.back());
   }
 }
@@ -45,8 +46,9 @@ void TopDownNeckImpl::add_pooled_level(std::vector<at::Tensor>& levels) {
   levels.push_back(F::max_pool2d(levels.back(), F::MaxPool2dFuncOptions(1).stride(2)));
 }
 
-FPNImpl::FPNImpl(const std::vector<int64_t>& in_channels, int64_t out_channels)
-    : TopDownNeckImpl(in_channels, out_channels) {}
+FPNImpl::FPNImpl(const std::vector<int64_t>& in_channels, int64_t out_channels,
+                 const NormOptions& norm)
+    : TopDownNeckImpl(in_channels, out_channels, norm) {}
 
 std::vector<at::Tensor> FPNImpl::forward(const std::vector<at::Tensor>& inputs) {
   auto outs = top_down(inputs);

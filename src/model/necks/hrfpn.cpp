@@ -9,14 +9,15 @@ namespace mbmd::model {
 
 namespace F = torch::nn::functional;
 
-HRFPNImpl::HRFPNImpl(const std::vector<int64_t>& in_channels, int64_t out_channels) {
+HRFPNImpl::HRFPNImpl(const std::vector<int64_t>& in_channels, int64_t out_channels,
+                     const NormOptions& norm) {
   if (in_channels.size() != 4) throw Error("HRFPN expects four input levels (C2..C5)");
   int64_t total = 0;
   for (auto c : in_channels) total += c;
-  reduction_conv = register_module("reduction_conv", ConvModule(total, out_channels, 1));
+  reduction_conv = register_module("reduction_conv", ConvModule(total, out_channels, 1, 1, norm));
   auto list = register_module("fpn_convs", torch::nn::ModuleList());
   for (int i = 0; i < 5; ++i) {
-    fpn_convs_.emplace_back(out_channels, out_channels, 3);
+    fpn_convs_.emplace_back(out_channels, out_channels, 3, 1, norm);
     list->push_back(fpn_convs_.back());
   }
 }

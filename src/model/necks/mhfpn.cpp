@@ -18,10 +18,12 @@ at::Tensor halve(const at::Tensor& x) {
 
 }  // namespace
 
-MHFPNImpl::MHFPNImpl(const std::vector<int64_t>& in_channels, int64_t out_channels)
-    : PAFPNImpl(in_channels, out_channels) {
+MHFPNImpl::MHFPNImpl(const std::vector<int64_t>& in_channels, int64_t out_channels,
+                     const NormOptions& norm)
+    : PAFPNImpl(in_channels, out_channels, norm) {
   // One 1x1 reduction (2C -> C, bias, no activation) shared by both heads.
-  reduction_conv = register_module("reduction_conv", ConvModule(2 * out_channels, out_channels, 1));
+  reduction_conv =
+      register_module("reduction_conv", ConvModule(2 * out_channels, out_channels, 1, 1, norm));
 }
 
 at::Tensor MHFPNImpl::aggregate_by_concatenation(const at::Tensor& fine, const at::Tensor& coarse) {
@@ -34,11 +36,12 @@ at::Tensor MHFPNImpl::aggregate_by_concatenation(const at::Tensor& fine, const a
 // a quarter of the positions. Counted as mmdetection counts the module it replaces.
 at::Tensor MHFPNImpl::aggregate(const at::Tensor& fine, const at::Tensor& coarse) {
   const auto& conv = reduction_conv->conv;
+  const auto weight = conv->effective_weight();
   const int64_t c = fine.size(1);
-  auto out = at::conv2d(fine, conv->weight.slice(1, 0, c), conv->bias);
-  out = out + upsample_nearest_to(at::conv2d(coarse, conv->weight.slice(1, c)), out);
-  flops::conv(conv->weight, /*has_bias=*/true, out);
-  return out;
+  auto out = at::conv2d(fine, weight.slice(1, 0, c), conv->bias);
+  out = out + upsample_nearest_to(at::conv2d(coarse, weight.slice(1, c)), out);
+  flops::conv(conv->weight, conv->bias.defined(), out);
+  return reduction_conv->after_conv(out);
 }
 
 std::vector<at::Tensor> MHFPNImpl::forward(const std::vector<at::Tensor>& inputs) {

@@ -2,14 +2,15 @@
 
 namespace mbmd::model {
 
-PAFPNImpl::PAFPNImpl(const std::vector<int64_t>& in_channels, int64_t out_channels)
-    : TopDownNeckImpl(in_channels, out_channels) {
+PAFPNImpl::PAFPNImpl(const std::vector<int64_t>& in_channels, int64_t out_channels,
+                     const NormOptions& norm)
+    : TopDownNeckImpl(in_channels, out_channels, norm) {
   auto downsample_list = register_module("downsample_convs", torch::nn::ModuleList());
   auto pafpn_list = register_module("pafpn_convs", torch::nn::ModuleList());
   for (size_t i = 0; i + 1 < in_channels.size(); ++i) {
-    downsample_convs_.emplace_back(out_channels, out_channels, 3, 2);
+    downsample_convs_.emplace_back(out_channels, out_channels, 3, 2, norm);
     downsample_list->push_back(downsample_convs_.back());
-    pafpn_convs_.emplace_back(out_channels, out_channels, 3);
+    pafpn_convs_.emplace_back(out_channels, out_channels, 3, 1, norm);
     pafpn_list->push_back(pafpn_convs_.back());
   }
 }

@@ -17,11 +17,12 @@ namespace mbmd::model {
 namespace {
 
 using NeckFactory = std::shared_ptr<NeckImpl> (*)(const std::vector<int64_t>& in_channels,
-                                                  int64_t out_channels);
+                                                  int64_t out_channels, const NormOptions& norm);
 
 template <typename Neck>
-std::shared_ptr<NeckImpl> build(const std::vector<int64_t>& in_channels, int64_t out_channels) {
-  return std::make_shared<Neck>(in_channels, out_channels);
+std::shared_ptr<NeckImpl> build(const std::vector<int64_t>& in_channels, int64_t out_channels,
+                                const NormOptions& norm) {
+  return std::make_shared<Neck>(in_channels, out_channels, norm);
 }
 
 const std::pair<const char*, NeckFactory> kNecks[] = {
@@ -45,9 +46,10 @@ std::string neck_names() {
 }  // namespace
 
 std::shared_ptr<NeckImpl> make_neck(const std::string& type,
-                                    const std::vector<int64_t>& in_channels, int64_t out_channels) {
+                                    const std::vector<int64_t>& in_channels, int64_t out_channels,
+                                    const NormOptions& norm) {
   for (const auto& [name, factory] : kNecks) {
-    if (type == name) return factory(in_channels, out_channels);
+    if (type == name) return factory(in_channels, out_channels, norm);
   }
   throw Error("model.neck.type: unknown neck '" + type + "' (choose " + neck_names() + ")");
 }

@@ -14,7 +14,8 @@ namespace mbmd::model {
 // (`fpn_convs`), registered first under mmdetection's names.
 class TopDownNeckImpl : public NeckImpl {
  protected:
-  TopDownNeckImpl(const std::vector<int64_t>& in_channels, int64_t out_channels);
+  TopDownNeckImpl(const std::vector<int64_t>& in_channels, int64_t out_channels,
+                  const NormOptions& norm = {});
 
   // Laterals with the top-down pathway added, then fpn_convs: N0..N3.
   std::vector<at::Tensor> top_down(const std::vector<at::Tensor>& inputs);
@@ -30,7 +31,8 @@ class TopDownNeckImpl : public NeckImpl {
 // fifth level by max_pool2d(kernel 1, stride 2).
 class FPNImpl : public TopDownNeckImpl {
  public:
-  FPNImpl(const std::vector<int64_t>& in_channels, int64_t out_channels);
+  FPNImpl(const std::vector<int64_t>& in_channels, int64_t out_channels,
+          const NormOptions& norm = {});
   std::vector<at::Tensor> forward(const std::vector<at::Tensor>& inputs) override;
 };
 

@@ -12,7 +12,8 @@ namespace mbmd::model {
 // 3x3 conv each.
 class HRFPNImpl : public NeckImpl {
  public:
-  HRFPNImpl(const std::vector<int64_t>& in_channels, int64_t out_channels);
+  HRFPNImpl(const std::vector<int64_t>& in_channels, int64_t out_channels,
+            const NormOptions& norm = {});
   std::vector<at::Tensor> forward(const std::vector<at::Tensor>& inputs) override;
 
  private:

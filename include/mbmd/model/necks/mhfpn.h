@@ -12,7 +12,8 @@ namespace mbmd::model {
 // reduction, pooled and convolved into the four outputs.
 class MHFPNImpl : public PAFPNImpl {
  public:
-  MHFPNImpl(const std::vector<int64_t>& in_channels, int64_t out_channels);
+  MHFPNImpl(const std::vector<int64_t>& in_channels, int64_t out_channels,
+            const NormOptions& norm = {});
   std::vector<at::Tensor> forward(const std::vector<at::Tensor>& inputs) override;
 
   // One aggregation head (Eq. 1): reduction_conv(cat(fine, nearest-upsampled coarse)). The

@@ -12,7 +12,8 @@ namespace mbmd::model {
 // 1..3, as mmdetection's PAFPN.
 class PAFPNImpl : public TopDownNeckImpl {
  public:
-  PAFPNImpl(const std::vector<int64_t>& in_channels, int64_t out_channels);
+  PAFPNImpl(const std::vector<int64_t>& in_channels, int64_t out_channels,
+            const NormOptions& norm = {});
   std::vector<at::Tensor> forward(const std::vector<at::Tensor>& inputs) override;
 
  protected:
