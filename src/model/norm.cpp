@@ -35,7 +35,13 @@ Norm::Norm(const NormOptions& options, int64_t channels) {
 
 at::Tensor Norm::forward(const at::Tensor& x) {
   flops::elements(x, 2.0);
-  return bn ? bn->forward(x) : gn->forward(x);
+  if (bn) return bn->forward(x);
+  // Under BF16 autocast a convolution hands over bfloat16, which LibTorch's GroupNorm kernel does
+  // not take beside FP32 parameters: the statistics are computed in FP32, as autocast keeps
+  // normalisation (docs/performance.md, "BF16").
+  if (x.scalar_type() != gn->weight.scalar_type())
+    return gn->forward(x.to(gn->weight.scalar_type()));
+  return gn->forward(x);
 }
 
 std::shared_ptr<torch::nn::Module> Norm::module() const {

@@ -19,11 +19,11 @@
 #include "mbmd/eval/evaluate.h"
 #include "mbmd/eval/metric_names.h"
 #include "mbmd/inference/predictor.h"
-#include "mbmd/model/anchor_coverage.h"
 #include "mbmd/model/build.h"
 #include "mbmd/model/detector.h"
 #include "mbmd/model/weights.h"
 #include "mbmd/pipeline/data_pipeline.h"
+#include "mbmd/train/anchor_coverage_log.h"
 #include "mbmd/train/checkpointing.h"
 #include "mbmd/train/optimizer.h"
 #include "mbmd/train/schedule.h"
@@ -366,30 +366,6 @@ void TrainingRun::open_log() {
   if (options_.resume) trim_log(paths_.log, state_.epoch);
   log_ = std::make_unique<JsonLog>(paths_.log, options_.resume);
 }
-
-namespace {
-
-// The anchors' fit to the training boxes at the input size (model/anchor_coverage.h), for the
-// log: {"type": "anchor_coverage", "boxes", "covered", "share", "median_best_iou", "pos_iou_thr"}.
-Json anchor_coverage_entry(const Json& config, const std::vector<data::Sample>& train) {
-  std::vector<std::pair<int64_t, int64_t>> sizes;
-  std::vector<at::Tensor> boxes;
-  for (const auto& s : train) {
-    if (s.width <= 0 || s.height <= 0 || !s.boxes.defined()) continue;
-    sizes.emplace_back(s.height, s.width);
-    boxes.push_back(s.boxes);
-  }
-  const auto coverage =
-      model::anchor_coverage(model::detector_options_from_config(config), sizes, boxes);
-  return {{"type", "anchor_coverage"},
-          {"boxes", coverage.best_iou.size()},
-          {"covered", coverage.covered},
-          {"share", coverage.share()},
-          {"median_best_iou", coverage.median_best_iou()},
-          {"pos_iou_thr", coverage.pos_iou_thr}};
-}
-
-}  // namespace
 
 void TrainingRun::log_anchor_coverage() {
   if (!main_rank_ || options_.resume) return;
