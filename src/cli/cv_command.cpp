@@ -20,9 +20,25 @@ constexpr const char* kSummary =
     "keeps the best checkpoint by the validation metric (train.best_metric), picks the\n"
     "operating threshold on the validation part and evaluates the test part there.\n"
     "DIR gets summary.md, summary.csv, summary.json (mean (std) over the folds) and\n"
-    "report.html; each fold its own run files, test metrics and report.html.\n\n"
+    "report.html; each fold its own run files, test metrics and report.html.\n"
+    "--repeats K runs the whole protocol K times with data.split_seed + r, repeat r in\n"
+    "DIR/repeat_r/; DIR's summary then gives each metric's mean (sd), min .. max over the\n"
+    "repeats and every fold of every repeat pooled.\n\n"
     "example: mbmd cv --config mias/mbmdnet_r50_mhfpn_cpu --work-dir runs/cv_mhfpn \\\n"
     "           --set data.root=../shared/data/mini-mias";
+
+int print_repeated(const engine::RepeatedCvResult& result) {
+  const size_t folds = result.repeats.empty() ? 0 : result.repeats.front().folds.size();
+  std::cout << "cross-validation, " << result.repeats.size() << " repeats of " << folds
+            << " folds (test parts: each repeat's mean over its folds, then over the repeats):\n\n"
+            << engine::repeats_markdown(result.summary) << "\nsummary: " << result.summary_md
+            << ", " << result.summary_csv << ", " << result.summary_json
+            << "\nreport: " << result.report << "\n";
+  for (size_t r = 0; r < result.repeats.size(); ++r)
+    std::cout << "repeat " << r << " (data.split_seed " << result.split_seeds[r]
+              << "): " << result.repeats[r].summary_md << "\n";
+  return 0;
+}
 
 }  // namespace
 
@@ -30,7 +46,7 @@ int cv_command(const Args& args) {
   engine::CvOptions options;
   std::string config_name, metrics;
   std::vector<std::string> overrides;
-  int threads = -1;
+  int threads = -1, repeats = 1;
   ArgParser parser("cv", kSummary);
   parser.option("config", "config file or name under configs/")
       .to(&config_name)
@@ -45,6 +61,11 @@ int cv_command(const Args& args) {
       .to(&metrics)
       .option("overlays", "pictures of hits and misses in each fold's report", "6")
       .to(&options.overlays)
+      .option("repeats",
+              "run the whole cross-validation this many times, with data.split_seed + r, in "
+              "DIR/repeat_r/ (1: once, in DIR)",
+              "1")
+      .to(&repeats)
       .config_overrides(&overrides, &threads)
       .flag("resume", "keep finished folds and continue an unfinished one")
       .to(&options.resume)
@@ -64,6 +85,9 @@ int cv_command(const Args& args) {
   if (options.metrics.empty()) throw Error("option --metrics: no metric given");
   options.progress = !parser.has("quiet");
 
+  if (repeats < 1)
+    throw Error("option --repeats: must be at least 1, got " + std::to_string(repeats));
+  if (repeats > 1) return print_repeated(engine::run_repeated_cv(config, options, repeats));
   const engine::CvResult result = engine::run_cv(config, options);
   std::cout << "cross-validation, " << result.folds.size() << " folds (test parts, mean (std)):\n\n"
             << engine::summary_markdown(result.summary) << "\nsummary: " << result.summary_md

@@ -27,17 +27,18 @@ void print_result(const ArgParser& parser, const engine::EvalSet& set,
   bootstrap.seed = static_cast<uint64_t>(parser.get_int("seed"));
   if (bootstrap.resamples < 0) throw Error("option --bootstrap: must not be negative");
   const auto metrics = engine::default_bootstrap_metrics();
-  std::map<std::string, engine::MetricInterval> intervals;
+  engine::BootstrapResult intervals;
   if (bootstrap.resamples > 0)
-    intervals = engine::bootstrap_intervals(set, result.options, metrics, bootstrap);
+    intervals = engine::bootstrap_with_froc_band(set, result.options, metrics, bootstrap);
   if (parser.has("json")) {
     Json j = engine::to_json(result);
-    if (bootstrap.resamples > 0) j["bootstrap"] = engine::intervals_to_json(intervals, bootstrap);
+    if (bootstrap.resamples > 0) j["bootstrap"] = engine::bootstrap_to_json(intervals, bootstrap);
     std::cout << j.dump() << "\n";
     return;
   }
   std::cout << engine::format_table(result);
-  if (bootstrap.resamples > 0) std::cout << engine::format_intervals(intervals, metrics, bootstrap);
+  if (bootstrap.resamples > 0)
+    std::cout << engine::format_intervals(intervals.metrics, metrics, bootstrap);
 }
 
 int eval_model(const ArgParser& parser) {

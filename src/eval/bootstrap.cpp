@@ -105,30 +105,65 @@ EvalOptions with_metric_thresholds(const EvalOptions& options,
   return out;
 }
 
-std::map<std::string, MetricInterval> intervals_over_resamples(
-    const EvalSet& set, const EvalOptions& eval_options, const std::vector<std::string>& metrics,
-    const std::vector<std::vector<std::string>>& resamples, double level) {
+std::vector<double> froc_band_fppis() {
+  std::vector<double> grid;
+  for (int k = -12; k <= 12; ++k) grid.push_back(std::exp2(k / 4.0));
+  return grid;
+}
+
+double froc_sensitivity_at(const EvalResult& result, double fppi) {
+  if (result.num_masses == 0) return -1.0;
+  double best = 0.0;
+  for (const OperatingPoint& p : result.froc)
+    if (p.fppi <= fppi) best = std::max(best, p.tpr);
+  return best;
+}
+
+BootstrapResult bootstrap_over_resamples(const EvalSet& set, const EvalOptions& eval_options,
+                                         const std::vector<std::string>& metrics,
+                                         const std::vector<std::vector<std::string>>& resamples,
+                                         double level, const std::vector<double>& band_fppis) {
   for (const auto& name : metrics) check_metric_name(name);
   if (!(level > 0 && level < 1))
     throw Error("bootstrap level must be in (0, 1), got " + std::to_string(level));
   const EvalOptions with_thresholds = with_metric_thresholds(eval_options, metrics);
-  std::map<std::string, MetricInterval> out;
-  const nlohmann::json whole = to_json(evaluate(set, with_thresholds));
+  BootstrapResult out;
+  const EvalResult whole = evaluate(set, with_thresholds);
+  const nlohmann::json whole_json = to_json(whole);
+  for (const auto& name : metrics) out.metrics[name].value = metric_value(whole_json, name);
+  for (double fppi : band_fppis)
+    out.froc_band.push_back({fppi, froc_sensitivity_at(whole, fppi), -1, -1, 0});
   std::map<std::string, std::vector<double>> samples;
-  for (const auto& name : metrics) out[name].value = metric_value(whole, name);
+  std::vector<std::vector<double>> band_samples(band_fppis.size());
   for (const auto& patients : resamples) {
-    const nlohmann::json m = to_json(evaluate(resampled_set(set, patients), with_thresholds));
+    const EvalResult r = evaluate(resampled_set(set, patients), with_thresholds);
+    const nlohmann::json m = to_json(r);
     for (const auto& name : metrics)
       if (const double v = metric_value(m, name); v >= 0) samples[name].push_back(v);
+    for (size_t k = 0; k < band_fppis.size(); ++k)
+      if (const double v = froc_sensitivity_at(r, band_fppis[k]); v >= 0)
+        band_samples[k].push_back(v);
   }
   const double tail = (1.0 - level) / 2.0 * 100.0;
   for (const auto& name : metrics) {
-    MetricInterval& interval = out[name];
+    MetricInterval& interval = out.metrics[name];
     interval.defined = static_cast<int64_t>(samples[name].size());
     interval.low = percentile(samples[name], tail);
     interval.high = percentile(samples[name], 100.0 - tail);
   }
+  for (size_t k = 0; k < band_fppis.size(); ++k) {
+    FrocBandPoint& point = out.froc_band[k];
+    point.defined = static_cast<int64_t>(band_samples[k].size());
+    point.low = percentile(band_samples[k], tail);
+    point.high = percentile(band_samples[k], 100.0 - tail);
+  }
   return out;
+}
+
+std::map<std::string, MetricInterval> intervals_over_resamples(
+    const EvalSet& set, const EvalOptions& eval_options, const std::vector<std::string>& metrics,
+    const std::vector<std::vector<std::string>>& resamples, double level) {
+  return bootstrap_over_resamples(set, eval_options, metrics, resamples, level, {}).metrics;
 }
 
 std::map<std::string, MetricInterval> bootstrap_intervals(const EvalSet& set,
@@ -139,6 +174,15 @@ std::map<std::string, MetricInterval> bootstrap_intervals(const EvalSet& set,
     throw Error("bootstrap level must be in (0, 1), got " + std::to_string(options.level));
   return intervals_over_resamples(set, eval_options, metrics, draw_patient_resamples(set, options),
                                   options.level);
+}
+
+BootstrapResult bootstrap_with_froc_band(const EvalSet& set, const EvalOptions& eval_options,
+                                         const std::vector<std::string>& metrics,
+                                         const BootstrapOptions& options) {
+  if (!(options.level > 0 && options.level < 1))
+    throw Error("bootstrap level must be in (0, 1), got " + std::to_string(options.level));
+  return bootstrap_over_resamples(set, eval_options, metrics, draw_patient_resamples(set, options),
+                                  options.level, froc_band_fppis());
 }
 
 std::vector<std::string> default_bootstrap_metrics() {
@@ -189,6 +233,23 @@ nlohmann::json intervals_to_json(const std::map<std::string, MetricInterval>& in
                             {"low", number(m.low)},
                             {"high", number(m.high)},
                             {"defined", m.defined}};
+  return out;
+}
+
+nlohmann::json froc_band_to_json(const std::vector<FrocBandPoint>& band) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const FrocBandPoint& p : band)
+    out.push_back({{"fppi", p.fppi},
+                   {"sensitivity", defined_or_null(p.sensitivity)},
+                   {"low", defined_or_null(p.low)},
+                   {"high", defined_or_null(p.high)},
+                   {"defined", p.defined}});
+  return out;
+}
+
+nlohmann::json bootstrap_to_json(const BootstrapResult& result, const BootstrapOptions& options) {
+  nlohmann::json out = intervals_to_json(result.metrics, options);
+  if (!result.froc_band.empty()) out["froc_band"] = froc_band_to_json(result.froc_band);
   return out;
 }
 

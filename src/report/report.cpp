@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cmath>
 #include <cstdio>
@@ -27,15 +28,6 @@ namespace {
 
 const char* const kColours[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e",
                                 "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"};
-
-PlotOptions plot_options(const std::string& title, const std::string& x_label,
-                         const std::string& y_label) {
-  PlotOptions options;
-  options.title = title;
-  options.x_label = x_label;
-  options.y_label = y_label;
-  return options;
-}
 
 std::string number(double value, int digits = 4) {
   if (!std::isfinite(value)) return value > 0 ? "inf" : (value < 0 ? "-inf" : "nan");
@@ -90,6 +82,71 @@ std::vector<Box> boxes_of(const at::Tensor& t) {
   const auto a = b.accessor<double, 2>();
   for (int64_t i = 0; i < b.size(0); ++i) out.push_back({a[i][0], a[i][1], a[i][2], a[i][3]});
   return out;
+}
+
+// Data to plot units (base 2 log x, base 10 log y) and the points a plot can show.
+struct AxisMap {
+  bool log_x = false, log_y = false;
+  double tx(double x) const { return log_x ? std::log2(x) : x; }
+  double ty(double y) const { return log_y ? std::log10(y) : y; }
+  bool usable(double x, double y) const {
+    return std::isfinite(x) && std::isfinite(y) && (!log_x || x > 0) && (!log_y || y > 0);
+  }
+};
+
+// x0, x1, y0, y1 of the usable points and band edges, in plot units (+-infinity: none).
+std::array<double, 4> data_range(const std::vector<PlotSeries>& series, const AxisMap& axes) {
+  double x0 = std::numeric_limits<double>::infinity(), x1 = -x0, y0 = x0, y1 = -x0;
+  auto take = [&](double x, double y) {
+    if (!axes.usable(x, y)) return;
+    x0 = std::min(x0, axes.tx(x));
+    x1 = std::max(x1, axes.tx(x));
+    y0 = std::min(y0, axes.ty(y));
+    y1 = std::max(y1, axes.ty(y));
+  };
+  for (const auto& s : series) {
+    for (const auto& [x, y] : s.points) take(x, y);
+    for (const auto& [x, low, high] : s.band) {
+      take(x, low);
+      take(x, high);
+    }
+  }
+  return {x0, x1, y0, y1};
+}
+
+// The series' band as one shaded polygon in its colour: the upper edge left to right, then the
+// lower edge back; points either edge cannot show are left out. Empty without a band.
+std::string band_polygon(const PlotSeries& series, const char* colour, const AxisMap& axes,
+                         const std::function<double(double)>& px,
+                         const std::function<double(double)>& py) {
+  std::vector<std::array<double, 3>> band;
+  for (const auto& b : series.band)
+    if (axes.usable(b[0], b[1]) && axes.usable(b[0], b[2])) band.push_back(b);
+  if (band.size() < 2) return "";
+  std::sort(band.begin(), band.end());
+  std::ostringstream points;
+  for (const auto& [x, low, high] : band) points << px(x) << "," << py(high) << " ";
+  for (auto b = band.rbegin(); b != band.rend(); ++b)
+    points << px((*b)[0]) << "," << py((*b)[1]) << (b + 1 == band.rend() ? "" : " ");
+  std::ostringstream svg;
+  svg << "<polygon class=\"band\" fill=\"" << colour
+      << "\" fill-opacity=\"0.18\" stroke=\"none\" points=\"" << points.str() << "\"><title>"
+      << html_escape(series.name + ": " + series.band_label) << "</title></polygon>";
+  return svg.str();
+}
+
+// A legend line under the series' names when a series has a band: a shaded square and the
+// band's label up to its first comma ("95% CI"); the figure's caption says the rest.
+std::string band_legend(const std::vector<PlotSeries>& series, double x, double y) {
+  for (const auto& s : series) {
+    if (s.band.size() < 2) continue;
+    std::ostringstream svg;
+    svg << "<rect x=\"" << x << "\" y=\"" << y - 9 << "\" width=\"16\" height=\"8\" "
+        << "fill=\"#888\" fill-opacity=\"0.35\"/><text x=\"" << x + 20 << "\" y=\"" << y << "\">"
+        << html_escape(s.band_label.substr(0, s.band_label.find(','))) << "</text>";
+    return svg.str();
+  }
+  return "";
 }
 
 }  // namespace
@@ -165,21 +222,12 @@ std::string encode_png(const at::Tensor& grey) {
 std::string svg_line_plot(const std::vector<PlotSeries>& series, const PlotOptions& o) {
   const double left = 58, right = 12, top = 26, bottom = 42;
   const double pw = o.width - left - right, ph = o.height - top - bottom;
-  auto tx = [&](double x) { return o.log_x ? std::log2(x) : x; };
-  auto ty = [&](double y) { return o.log_y ? std::log10(y) : y; };
-  auto usable = [&](const std::pair<double, double>& p) {
-    return std::isfinite(p.first) && std::isfinite(p.second) && (!o.log_x || p.first > 0) &&
-           (!o.log_y || p.second > 0);
-  };
-  double x0 = std::numeric_limits<double>::infinity(), x1 = -x0, y0 = x0, y1 = -x0;
-  for (const auto& s : series)
-    for (const auto& p : s.points)
-      if (usable(p)) {
-        x0 = std::min(x0, tx(p.first));
-        x1 = std::max(x1, tx(p.first));
-        y0 = std::min(y0, ty(p.second));
-        y1 = std::max(y1, ty(p.second));
-      }
+  const AxisMap axes{o.log_x, o.log_y};
+  auto tx = [&](double x) { return axes.tx(x); };
+  auto ty = [&](double y) { return axes.ty(y); };
+  auto usable = [&](const std::pair<double, double>& p) { return axes.usable(p.first, p.second); };
+  const std::array<double, 4> range = data_range(series, axes);
+  double x0 = range[0], x1 = range[1], y0 = range[2], y1 = range[3];
   std::ostringstream svg;
   svg << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << o.width << "\" height=\""
       << o.height << "\" viewBox=\"0 0 " << o.width << " " << o.height
@@ -241,6 +289,10 @@ std::string svg_line_plot(const std::vector<PlotSeries>& series, const PlotOptio
   svg << "<text transform=\"translate(13," << top + ph / 2
       << ") rotate(-90)\" text-anchor=\"middle\">" << html_escape(o.y_label) << "</text>";
 
+  // Bands first, so that every line stays on top of them.
+  for (size_t i = 0; i < series.size(); ++i)
+    svg << band_polygon(series[i], kColours[i % (sizeof kColours / sizeof kColours[0])], axes, px,
+                        py);
   for (size_t i = 0; i < series.size(); ++i) {
     const char* colour = kColours[i % (sizeof kColours / sizeof kColours[0])];
     std::ostringstream points;
@@ -263,6 +315,7 @@ std::string svg_line_plot(const std::vector<PlotSeries>& series, const PlotOptio
         << "\" stroke-width=\"2\"/><text x=\"" << left + pw - 90 << "\" y=\"" << ly_legend << "\">"
         << html_escape(series[i].name) << "</text>";
   }
+  svg << band_legend(series, left + pw - 110, top + 12 + 13 * static_cast<double>(series.size()));
   svg << "</svg>";
   return svg.str();
 }
@@ -444,65 +497,6 @@ void write_report(const std::string& path, const Report& report) {
   write_file_atomic(path, render_html(report));
 }
 
-TrainLog read_train_log(const std::string& path) {
-  TrainLog log;
-  std::ifstream in(path);
-  for (std::string line; std::getline(in, line);) {
-    if (line.empty()) continue;
-    Json entry = Json::parse(line, nullptr, /*allow_exceptions=*/false);
-    if (entry.is_discarded() || !entry.is_object()) continue;
-    const std::string type = entry.value("type", "");
-    if (type == "train")
-      log.steps.push_back(std::move(entry));
-    else if (type == "val")
-      log.validations.push_back(std::move(entry));
-  }
-  return log;
-}
-
-std::vector<std::pair<std::string, std::string>> training_figures(const TrainLog& log) {
-  std::vector<std::pair<std::string, std::string>> figures;
-  if (log.steps.empty()) return figures;
-  static const std::set<std::string> not_losses = {"type", "epoch",   "iter",     "lr",
-                                                   "time", "elapsed", "grad_norm"};
-  std::vector<std::string> names;
-  for (const auto& step : log.steps)
-    for (const auto& [key, value] : step.items())
-      if (!not_losses.count(key) && value.is_number() &&
-          std::find(names.begin(), names.end(), key) == names.end())
-        names.push_back(key);
-  // The total first, then the parts.
-  std::stable_partition(names.begin(), names.end(),
-                        [](const std::string& n) { return n == "loss"; });
-  std::vector<PlotSeries> losses;
-  for (const auto& name : names) {
-    PlotSeries s{name, {}};
-    for (const auto& step : log.steps)
-      if (step.contains(name) && step[name].is_number())
-        s.points.push_back({step.value("iter", 0.0), step[name].get<double>()});
-    losses.push_back(std::move(s));
-  }
-  PlotOptions lo = plot_options("Training losses", "iteration", "loss");
-  figures.push_back({"Losses (means over each logging interval) against the iteration.",
-                     svg_line_plot(losses, lo)});
-  PlotSeries lr{"lr", {}};
-  for (const auto& step : log.steps)
-    if (step.contains("lr") && step["lr"].is_number())
-      lr.points.push_back({step.value("iter", 0.0), step["lr"].get<double>()});
-  PlotOptions lro = plot_options("Learning rate", "iteration", "lr");
-  figures.push_back({"Learning rate (warm-up, then the schedule).", svg_line_plot({lr}, lro)});
-  if (!log.validations.empty()) {
-    PlotSeries v{log.validations.back().value("metric", "value"), {}};
-    for (const auto& e : log.validations)
-      if (e.contains("value") && e["value"].is_number())
-        v.points.push_back({e.value("epoch", 0.0), e["value"].get<double>()});
-    PlotOptions vo = plot_options("Validation", "epoch", v.name);
-    figures.push_back(
-        {"The validation metric that picks the best checkpoint.", svg_line_plot({v}, vo)});
-  }
-  return figures;
-}
-
 ReportTable metrics_table(const std::string& title, const std::vector<std::string>& columns,
                           const std::vector<Json>& metrics) {
   ReportTable table;
@@ -554,21 +548,6 @@ ReportTable metrics_table(const std::string& title, const std::vector<std::strin
   return table;
 }
 
-PlotSeries froc_series(const std::string& name, const Json& metrics) {
-  PlotSeries s{name, {}};
-  if (metrics.contains("froc") && metrics["froc"].is_array())
-    for (const auto& p : metrics["froc"])
-      if (p.is_array() && p.size() == 2 && p[0].is_number() && p[1].is_number())
-        s.points.push_back({p[0].get<double>(), p[1].get<double>()});
-  return s;
-}
-
-std::string froc_plot(const std::vector<PlotSeries>& curves, const std::string& title) {
-  PlotOptions options = plot_options(title, "false positives per image", "sensitivity");
-  options.log_x = true;
-  return svg_line_plot(curves, options);
-}
-
 void add_checkpoint_evaluation(Report& report, const std::string& table_title,
                                const std::string& froc_caption, const Json& val_metrics,
                                const Json& test_metrics) {
@@ -583,7 +562,7 @@ void add_checkpoint_evaluation(Report& report, const std::string& table_title,
   report.tables.push_back(metrics_table(table_title, columns, metrics));
   std::vector<PlotSeries> curves;
   for (size_t i = 0; i < metrics.size(); ++i) curves.push_back(froc_series(columns[i], metrics[i]));
-  report.figures.push_back({froc_caption, froc_plot(curves)});
+  report.figures.push_back({engine::froc_caption(froc_caption, curves), froc_plot(curves)});
 }
 
 std::string write_train_report(const std::string& work_dir, const Report& extra) {

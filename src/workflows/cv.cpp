@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "cv_plan.h"
 #include "cv_pooled.h"
 #include "mbmd/core/atomic_file.h"
 #include "mbmd/core/error.h"
@@ -24,6 +25,10 @@ void check_cv_work_dir(const CvOptions& options) {
     throw Error("work dir " + options.work_dir +
                 " already holds a cross-validation run: continue it with --resume or choose "
                 "another --work-dir");
+  if (fs::exists(dir / "repeat_0"))
+    throw Error("work dir " + options.work_dir +
+                " holds a repeated cross-validation (repeat_0/): continue it with --resume and "
+                "--repeats");
 }
 
 // The AP thresholds the summary's metrics need besides eval.iou_thrs (each name checked).
@@ -104,34 +109,38 @@ FoldResult cv_fold(const CvRun& run, const CvOptions& options, int r,
 
 }  // namespace
 
-CvResult run_cv(const Json& config, const CvOptions& options) {
-  // Checks before any training.
+CvPlan plan_cv(const Json& config, const CvOptions& options) {
   check_cv_work_dir(options);
-  const fs::path dir(options.work_dir);
-  CvRun run;
+  CvPlan plan;
+  CvRun& run = plan.run;
   run.config = config;
   run.work_dir = options.work_dir;
   run.folds_planned = options.folds;
   run.metrics = options.metrics.empty() ? default_cv_metrics() : options.metrics;
-  const std::vector<double> iou_thrs = metric_iou_thrs(run.metrics);
+  plan.iou_thrs = metric_iou_thrs(run.metrics);
   check_best_metric(config_at(config, "train.best_metric").get<std::string>());
-  const data::Dataset dataset = read_dataset_from_config(config);
-  run.dataset_name = dataset.name;
-  run.usable_images = static_cast<int>(usable_samples(dataset.samples).size());
+  plan.dataset = read_dataset_from_config(config);
+  run.dataset_name = plan.dataset.name;
+  run.usable_images = static_cast<int>(usable_samples(plan.dataset.samples).size());
   if (run.usable_images == 0)
     throw Error("the dataset is empty: data.dataset \"" +
                 config_at(config, "data.dataset").get<std::string>() + "\" (" +
                 config_at(config, "data.ann_file").get<std::string>() +
                 config_at(config, "data.root").get<std::string>() + ") gave no usable images");
-  run.split_file = (dir / "split.json").string();
-  const data::Split split = cv_split(config, options, dataset, run.split_file, &run.split_origin);
-  run.parts = static_cast<int>(split.parts.size());
-  check_folds(split, dataset, options.folds);
+  run.split_file = (fs::path(options.work_dir) / "split.json").string();
+  plan.split = cv_split(config, options, plan.dataset, run.split_file, &run.split_origin);
+  run.parts = static_cast<int>(plan.split.parts.size());
+  check_folds(plan.split, plan.dataset, options.folds);
+  return plan;
+}
 
-  // The run: each finished fold updates the summary, so an interrupted run shows what it has.
+CvResult execute_cv(const CvPlan& plan, const CvOptions& options) {
+  // Each finished fold updates the summary, so an interrupted run shows what it has.
+  const CvRun& run = plan.run;
+  const fs::path dir(options.work_dir);
   fs::create_directories(dir);
-  data::write_split(run.split_file, split);
-  write_file_atomic((dir / "config.json").string(), config.dump(2) + "\n");
+  data::write_split(run.split_file, plan.split);
+  write_file_atomic((dir / "config.json").string(), run.config.dump(2) + "\n");
   CvResult result;
   result.split_file = run.split_file;
   result.summary_md = (dir / "summary.md").string();
@@ -141,15 +150,21 @@ CvResult run_cv(const Json& config, const CvOptions& options) {
   for (int r = 0; r < options.folds; ++r) {
     const bool kept =
         options.resume && fs::exists(dir / ("fold" + std::to_string(r)) / "fold.json");
-    result.folds.push_back(cv_fold(run, options, r, iou_thrs));
+    result.folds.push_back(cv_fold(run, options, r, plan.iou_thrs));
     if (!kept) write_cv_summary(run, result);
   }
   write_cv_summary(run, result);
-  write_fold_variants(options.work_dir, dataset, split, options.folds, options.progress);
-  write_pooled_test_results(options.work_dir, dataset, split, options.folds);
-  result.intervals = pooled_intervals(options.work_dir, config, BootstrapOptions{});
-  result.variants = compare_test_variants(options.work_dir, config, BootstrapOptions{});
+  write_fold_variants(options.work_dir, plan.dataset, plan.split, options.folds, options.progress);
+  write_pooled_test_results(options.work_dir, plan.dataset, plan.split, options.folds);
+  result.intervals = pooled_intervals(options.work_dir, run.config, BootstrapOptions{});
+  result.pooled_bootstrap = read_pooled_bootstrap(options.work_dir);
+  if (!result.pooled_bootstrap.is_null()) write_cv_report(run, result);  // now with the band
+  result.variants = compare_test_variants(options.work_dir, run.config, BootstrapOptions{});
   return result;
+}
+
+CvResult run_cv(const Json& config, const CvOptions& options) {
+  return execute_cv(plan_cv(config, options), options);
 }
 
 }  // namespace mbmd::engine

@@ -123,14 +123,19 @@ std::string pooled_intervals(const std::string& work_dir, const Json& config,
   EvalSet pooled = read_coco_ground_truth((dir / "test_gt.json").string());
   pooled.detections = read_coco_results((dir / "test_dets.json").string(), pooled);
   const auto metrics = default_bootstrap_metrics();
-  const auto intervals = bootstrap_intervals(
+  const BootstrapResult intervals = bootstrap_with_froc_band(
       pooled, eval_options_from_config(config_at(config, "eval")), metrics, bootstrap);
-  const std::string text = format_intervals(intervals, metrics, bootstrap);
+  const std::string text = format_intervals(intervals.metrics, metrics, bootstrap);
   write_file_atomic((dir / "intervals.md").string(),
                     "The pooled test parts (" + std::to_string(pooled.image_ids.size()) +
                         " images, each fold's model on its own part)\n" + text);
-  write_json_file((dir / "intervals.json").string(), intervals_to_json(intervals, bootstrap));
+  write_json_file((dir / "intervals.json").string(), bootstrap_to_json(intervals, bootstrap));
   return text;
+}
+
+Json read_pooled_bootstrap(const std::string& work_dir) {
+  const fs::path file = fs::path(work_dir) / "intervals.json";
+  return fs::exists(file) ? read_json_file(file.string(), "pooled intervals") : Json();
 }
 
 std::string compare_test_variants(const std::string& work_dir, const Json& config,

@@ -38,11 +38,15 @@ int write_pooled_test_results(const std::string& work_dir, const data::Dataset& 
 
 // The metrics of the pooled test parts (the single models) with 95% patient-level bootstrap
 // intervals (eval's), with the run's eval settings: the table, also written to DIR/intervals.md
-// and DIR/intervals.json. Empty when nothing is pooled. The operating threshold is chosen on the
-// pooled parts themselves (best TPR at FPPI <= eval.fppi_cap), unlike the per-fold summary's,
-// which comes from each validation part.
+// and DIR/intervals.json (with the FROC band). Empty when nothing is pooled. The operating
+// threshold is chosen on the pooled parts themselves (best TPR at FPPI <= eval.fppi_cap), unlike
+// the per-fold summary's, which comes from each validation part.
 std::string pooled_intervals(const std::string& work_dir, const Json& config,
                              const BootstrapOptions& bootstrap);
+
+// DIR/intervals.json as pooled_intervals wrote it (with "froc_band", the FROC's band on the
+// pooled test parts); null when there is none.
+Json read_pooled_bootstrap(const std::string& work_dir);
 
 // Each variant against the single model on the pooled test parts (paired bootstrap, the run's
 // eval settings): a markdown table, also written to DIR/variants.md and DIR/variants.json. Empty

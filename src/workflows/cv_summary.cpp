@@ -11,7 +11,6 @@
 
 namespace mbmd::engine {
 namespace fs = std::filesystem;
-namespace {
 
 void write_cv_report(const CvRun& run, const CvResult& result) {
   Report report;
@@ -43,6 +42,14 @@ void write_cv_report(const CvRun& run, const CvResult& result) {
     curves.push_back(froc_series("fold " + std::to_string(f.permutation), f.test_metrics));
   report.figures.push_back(
       {"FROC of each fold's test part.", froc_plot(curves, "FROC of the test parts")});
+  if (!result.pooled_bootstrap.is_null()) {
+    const PlotSeries pooled = froc_band_series("pooled test parts", result.pooled_bootstrap);
+    report.figures.push_back(
+        {froc_caption("FROC of the pooled test parts (each fold's model on its own part), 1/8 "
+                      "to 8 FPPI.",
+                      {pooled}),
+         froc_plot({pooled}, "FROC of the pooled test parts")});
+  }
   // Training curves of the first fold, as an example of the runs.
   if (!result.folds.empty()) {
     for (auto& fig : training_figures(
@@ -58,8 +65,6 @@ void write_cv_report(const CvRun& run, const CvResult& result) {
                            " at epoch " + std::to_string(f.train.best_epoch) + ")");
   write_report(result.report, report);
 }
-
-}  // namespace
 
 Json fold_to_json(const FoldResult& f) {
   return {{"permutation", f.permutation},

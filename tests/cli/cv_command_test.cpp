@@ -1,5 +1,6 @@
 // `mbmd cv` end to end: two folds of a tiny phantom through the program, the summary on stdout
-// and in files, and bad input refused with a message and a non-zero exit.
+// and in files, two repeats with their summary over the repeats, and bad input refused with a
+// message and a non-zero exit.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -67,6 +68,7 @@ TEST_F(CvCommand, TwoFoldsPrintAndWriteTheSummary) {
   for (const char* f : {"summary.md", "summary.csv", "report.html", "split.json",
                         "fold0/report.html", "fold1/test_metrics.json"})
     EXPECT_TRUE(fs::exists(root_ / "cv" / f)) << f;
+  EXPECT_FALSE(fs::exists(root_ / "cv" / "repeat_0"));  // --repeats 1 (the default): no folder
 
   // The pooled test parts: each test image once, the folds' results on its ids; a run compared
   // with itself differs by nothing.
@@ -106,6 +108,47 @@ TEST_F(CvCommand, TwoFoldsPrintAndWriteTheSummary) {
   ASSERT_EQ(again.status, 0) << again.output;
   std::ifstream a(root_ / "cv" / "split.json"), b(root_ / "cv2" / "split.json");
   EXPECT_EQ(nlohmann::json::parse(a)["parts"], nlohmann::json::parse(b)["parts"]);
+}
+
+TEST_F(CvCommand, RepeatsRunInTheirFoldersAndPrintTheSummaryOverThem) {
+  const std::string dir = (root_ / "cv").string();
+  const std::string command = "cv " + data_args() + " --work-dir '" + dir +
+                              "' --folds 1 --repeats 2 --metrics ap50,cpm --overlays 0";
+  const ProgramRun r = run_mbmd(command);
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("cross-validation, 2 repeats of 1 folds"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("| metric | repeat 0 | repeat 1 | mean (sd) | min .. max | all folds, "
+                          "mean (std) |"),
+            std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("| CPM |"), std::string::npos) << r.output;
+  for (const char* f :
+       {"summary.md", "summary.csv", "summary.json", "report.html", "repeat_0/fold0/fold.json",
+        "repeat_1/fold0/fold.json", "repeat_1/intervals.json"})
+    EXPECT_TRUE(fs::exists(root_ / "cv" / f)) << f;
+  std::ifstream a(root_ / "cv/repeat_0/split.json"), b(root_ / "cv/repeat_1/split.json");
+  EXPECT_NE(nlohmann::json::parse(a)["parts"], nlohmann::json::parse(b)["parts"]);
+  std::ifstream in(root_ / "cv" / "summary.json");
+  const auto summary = nlohmann::json::parse(in);
+  EXPECT_EQ(summary["summary"]["cpm"]["repeat_means"].size(), 2u);
+  EXPECT_TRUE(summary["summary"]["cpm"].contains("sd"));
+  // --resume with a finished run: both repeats kept, the same summary printed.
+  const ProgramRun again = run_mbmd(command + " --resume");
+  ASSERT_EQ(again.status, 0) << again.output;
+  EXPECT_EQ(again.output, r.output);
+}
+
+TEST_F(CvCommand, BadRepeatsFailWithAMessageNamingTheOption) {
+  const std::string dir = " --work-dir '" + (root_ / "cv").string() + "' --folds 1";
+  for (const char* bad : {"0", "-1", "1.5", "two"}) {
+    const ProgramRun r = run_mbmd("cv " + data_args() + dir + " --repeats " + bad);
+    EXPECT_EQ(r.status, 1) << bad;
+    EXPECT_NE(r.output.find("--repeats"), std::string::npos) << bad << ": " << r.output;
+  }
+  const ProgramRun r = run_mbmd("cv " + data_args() + dir + " --repeats 2 --split-file x.json");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("--split-file"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(root_ / "cv"));
 }
 
 TEST_F(CvCommand, BadInputFailsWithAMessage) {

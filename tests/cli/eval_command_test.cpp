@@ -62,6 +62,12 @@ TEST_F(EvalCommand, BootstrapIntervals) {
   EXPECT_GE(tpr.at("high").get<double>(), 0.75);
   EXPECT_TRUE(b.at("metrics").contains("ap20"));
   EXPECT_TRUE(b.at("metrics").contains("sens@0.5"));
+  // The FROC's band on the grid, from the same resamples: at 1/2 FPPI it is sens@0.5's interval.
+  const auto& band = b.at("froc_band");
+  ASSERT_EQ(band.size(), 25u);
+  EXPECT_EQ(band[8].at("fppi"), 0.5);
+  EXPECT_EQ(band[8].at("low"), b.at("metrics").at("sens@0.5").at("low"));
+  EXPECT_EQ(band[8].at("high"), b.at("metrics").at("sens@0.5").at("high"));
   EXPECT_EQ(run("eval " + kFiles + " --json --bootstrap 100 --seed 3").output, r.output);
   const ProgramRun table = run("eval " + kFiles + " --bootstrap 20");
   EXPECT_NE(table.output.find("95% confidence intervals"), std::string::npos) << table.output;

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -12,6 +14,7 @@
 
 #include "eval/eval_builders.h"
 #include "mbmd/core/error.h"
+#include "mbmd/eval/metric_names.h"
 #include "mbmd_paths.h"
 
 namespace mbmd::engine {
@@ -100,6 +103,86 @@ TEST(Bootstrap, IntervalsHoldTheValueAndCollapseWhenPatientsAgree) {
   EXPECT_DOUBLE_EQ(flat.low, 1.0);
   EXPECT_DOUBLE_EQ(flat.high, 1.0);
   EXPECT_THROW(bootstrap_intervals(same, eval, {"ap0"}, options), Error);
+}
+
+TEST(Bootstrap, FrocBandGridRunsFromAnEighthToEightOnTheCpmPoints) {
+  const auto grid = froc_band_fppis();
+  ASSERT_EQ(grid.size(), 25u);
+  EXPECT_DOUBLE_EQ(grid.front(), 0.125);
+  EXPECT_DOUBLE_EQ(grid.back(), 8.0);
+  for (size_t k = 1; k < grid.size(); ++k)
+    EXPECT_NEAR(grid[k] / grid[k - 1], std::exp2(0.25), 1e-12);
+  for (double cpm_point : cpm_fppi_points())
+    EXPECT_NE(std::find(grid.begin(), grid.end(), cpm_point), grid.end()) << cpm_point;
+}
+
+// Twenty patients, ten with a mass: masses found at falling scores, false positives between
+// them, so that the FROC climbs over the whole band.
+EvalSet twenty_patients() {
+  EvalSet set;
+  for (int p = 0; p < 20; ++p) {
+    const std::string id = "i" + std::to_string(p);
+    set.image_ids.push_back(id);
+    set.patient_ids.push_back("p" + std::to_string(p));
+    if (p < 10) {
+      set.ground_truths.push_back(test::gt(id, {10, 10, 50, 50}));
+      if (p < 8) set.detections.push_back(test::det(id, {10, 10, 50, 50}, 0.95 - 0.1 * p));
+    }
+    set.detections.push_back(test::det(id, {100, 100, 120, 120}, 0.9 - 0.045 * p));
+  }
+  return set;
+}
+
+TEST(Bootstrap, FrocBandBracketsTheCurveAndAgreesWithTheSensitivityMetrics) {
+  const EvalSet set = twenty_patients();
+  BootstrapOptions options;
+  options.resamples = 300;
+  const std::vector<std::string> metrics = {"sens@0.125", "sens@0.5", "sens@1", "sens@8"};
+  const BootstrapResult result = bootstrap_with_froc_band(set, EvalOptions{}, metrics, options);
+  ASSERT_EQ(result.froc_band.size(), froc_band_fppis().size());
+  const EvalResult whole = evaluate(set);
+  bool varies = false;
+  for (const FrocBandPoint& p : result.froc_band) {
+    EXPECT_DOUBLE_EQ(p.sensitivity, froc_sensitivity_at(whole, p.fppi)) << p.fppi;
+    EXPECT_EQ(p.defined, 300) << p.fppi;
+    EXPECT_LE(p.low, p.sensitivity) << p.fppi;
+    EXPECT_GE(p.high, p.sensitivity) << p.fppi;
+    varies |= p.high > p.low;
+  }
+  EXPECT_TRUE(varies);
+  // The band at the CPM's points is the sensitivity metric's interval from the same resamples.
+  for (const auto& name : metrics) {
+    const double fppi = sens_metric_fppi(name);
+    const auto at = std::find_if(result.froc_band.begin(), result.froc_band.end(),
+                                 [&](const FrocBandPoint& p) { return p.fppi == fppi; });
+    ASSERT_NE(at, result.froc_band.end()) << name;
+    const MetricInterval& m = result.metrics.at(name);
+    EXPECT_DOUBLE_EQ(at->sensitivity, m.value) << name;
+    EXPECT_DOUBLE_EQ(at->low, m.low) << name;
+    EXPECT_DOUBLE_EQ(at->high, m.high) << name;
+  }
+  // The metrics alone are as before the band.
+  const auto plain = bootstrap_intervals(set, EvalOptions{}, metrics, options);
+  for (const auto& name : metrics)
+    EXPECT_DOUBLE_EQ(plain.at(name).low, result.metrics.at(name).low);
+  const nlohmann::json j = bootstrap_to_json(result, options);
+  ASSERT_EQ(j["froc_band"].size(), 25u);
+  EXPECT_EQ(j["froc_band"][0]["fppi"], 0.125);
+  for (const char* key : {"sensitivity", "low", "high", "defined"})
+    EXPECT_TRUE(j["froc_band"][0].contains(key)) << key;
+  EXPECT_FALSE(bootstrap_to_json({result.metrics, {}}, options).contains("froc_band"));
+}
+
+TEST(Bootstrap, FrocSensitivityIsUndefinedWithoutMasses) {
+  EvalSet normals;
+  normals.image_ids = {"x"};
+  normals.detections.push_back(test::det("x", {0, 0, 5, 5}, 0.5));
+  EXPECT_DOUBLE_EQ(froc_sensitivity_at(evaluate(normals), 1.0), -1.0);
+  // The best detection finds a mass before any false positive: 1 of 10 at FPPI 0.
+  EXPECT_DOUBLE_EQ(froc_sensitivity_at(evaluate(twenty_patients()), 0.01), 0.1);
+  EvalSet false_first = twenty_patients();
+  false_first.detections.push_back(test::det("i15", {200, 200, 220, 220}, 0.99));
+  EXPECT_DOUBLE_EQ(froc_sensitivity_at(evaluate(false_first), 0.01), 0.0);
 }
 
 // The intervals on fixed resamples equal an independent numpy computation of the same rules

@@ -61,8 +61,8 @@ TEST(Report, EncodedPngDecodesToThePixels) {
 }
 
 TEST(Report, LinePlotDrawsEverySeriesAndSkipsWhatTheAxesCannotShow) {
-  PlotSeries a{"a", {{0.125, 0.1}, {0.5, 0.4}, {2.0, 0.8}}};
-  PlotSeries b{"b<x>", {{0.0, 0.2}, {1.0, 0.3}}};  // x = 0 is left out on a log axis
+  PlotSeries a{"a", {{0.125, 0.1}, {0.5, 0.4}, {2.0, 0.8}}, {}, {}};
+  PlotSeries b{"b<x>", {{0.0, 0.2}, {1.0, 0.3}}, {}, {}};  // x = 0 is left out on a log axis
   PlotOptions o;
   o.title = "FROC";
   o.log_x = true;

@@ -1,7 +1,7 @@
 // Cross-validation: the summary arithmetic on hand-made numbers, metric lookup by name, and a
 // two-fold run on a tiny phantom (ResNet-18, 96x128 films, one epoch) that writes every per-fold
 // and summary file with the fields it promises, resumes without retraining, and refuses bad input
-// before training.
+// before training; two repeats with two split seeds, summarized over the repeats.
 #include "mbmd/workflows/cv.h"
 
 #include <gtest/gtest.h>
@@ -20,6 +20,12 @@ namespace mbmd::engine {
 namespace {
 
 namespace fs = std::filesystem;
+
+size_t count_of(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
 
 Json read_json(const fs::path& path) {
   std::ifstream in(path);
@@ -166,6 +172,18 @@ TEST_F(CvRun, TwoFoldsWritePerFoldResultsAndTheSummary) {
   EXPECT_NE(html_text.find("<table>"), std::string::npos);
   EXPECT_NE(html_text.find("<svg"), std::string::npos);
   EXPECT_NE(html_text.find("mean (std)"), std::string::npos);
+  // The pooled test parts' FROC with its 95% band, from intervals.json's grid; no repeat folder.
+  const Json intervals = read_json(root_ / "cv/intervals.json");
+  ASSERT_EQ(intervals["froc_band"].size(), 25u);
+  for (const auto& p : intervals["froc_band"])
+    if (p["low"].is_number()) {
+      EXPECT_LE(p["low"].get<double>(), p["high"].get<double>()) << p.dump();
+      EXPECT_EQ(p["defined"], 1000) << p.dump();
+    }
+  EXPECT_EQ(result.pooled_bootstrap, intervals);
+  EXPECT_NE(html_text.find("<polygon class=\"band\""), std::string::npos);
+  EXPECT_NE(html_text.find("95% CI, patient-level bootstrap (1000 resamples)"), std::string::npos);
+  EXPECT_FALSE(fs::exists(root_ / "cv/repeat_0"));
 
   // Again without --resume: refused, nothing touched; with it: the folds are kept, not retrained.
   const auto stamp = fs::last_write_time(root_ / "cv/fold0/last.ckpt");
@@ -175,6 +193,136 @@ TEST_F(CvRun, TwoFoldsWritePerFoldResultsAndTheSummary) {
   ASSERT_EQ(again.folds.size(), 2u);
   EXPECT_EQ(fs::last_write_time(root_ / "cv/fold0/last.ckpt"), stamp);
   EXPECT_EQ(again.folds[1].test_metrics, result.folds[1].test_metrics);
+}
+
+TEST(CvRepeatsSummary, MeansOverRepeatsTheirSpreadAndAllFoldsPooled) {
+  auto repeat = [](std::vector<double> ap50) {
+    CvResult r;
+    for (double v : ap50) {
+      FoldResult f;
+      f.test_metrics = {{"ap", {{"0.5", v}}}, {"ap50_small", -1.0}};
+      r.folds.push_back(f);
+    }
+    return r;
+  };
+  const auto s = summarize_repeats({repeat({0.4, 0.6}), repeat({0.8})}, {"ap50", "ap50_small"});
+  ASSERT_EQ(s.size(), 2u);
+  EXPECT_EQ(s[0].repeat_means, (std::vector<double>{0.5, 0.8}));
+  EXPECT_NEAR(s[0].mean, 0.65, 1e-12);
+  EXPECT_NEAR(s[0].sd, 0.15, 1e-12);  // ddof 0 over the two repeat means
+  EXPECT_DOUBLE_EQ(s[0].min, 0.5);
+  EXPECT_DOUBLE_EQ(s[0].max, 0.8);
+  EXPECT_EQ(s[0].repeats_defined, 2);
+  EXPECT_NEAR(s[0].pooled.mean, 0.6, 1e-12);  // (0.4 + 0.6 + 0.8) / 3
+  EXPECT_EQ(s[0].pooled.values.size(), 3u);
+  EXPECT_EQ(s[1].repeats_defined, 0);
+  const std::string md = repeats_markdown(s);
+  EXPECT_NE(md.find("| metric | repeat 0 | repeat 1 | mean (sd) | min .. max | all folds, mean "
+                    "(std) |"),
+            std::string::npos)
+      << md;
+  EXPECT_NE(md.find("| AP@50 | 0.5000 | 0.8000 | 0.6500 (0.1500) | 0.5000 .. 0.8000 | 0.6000 "),
+            std::string::npos)
+      << md;
+  EXPECT_NE(md.find("| AP@50 S | n/a | n/a | n/a | n/a | n/a |"), std::string::npos) << md;
+  const std::string csv = repeats_csv(s);
+  EXPECT_EQ(csv.substr(0, csv.find('\n')),
+            "metric,mean,sd,min,max,repeats_defined,pooled_mean,pooled_std,pooled_defined,repeat0,"
+            "repeat1");
+  EXPECT_NE(csv.find("\nap50,0.6500,0.1500,0.5000,0.8000,2,0.6000,0.1633,3,0.5000,0.8000\n"),
+            std::string::npos)
+      << csv;
+}
+
+TEST_F(CvRun, TwoRepeatsRunWithTwoSplitSeedsAndSummarizeOverThem) {
+  CvOptions options;
+  options.work_dir = (root_ / "cv").string();
+  options.folds = 1;
+  options.progress = false;
+  options.overlays = 0;
+  options.metrics = {"ap50", "tpr", "cpm"};
+  const Json c = config();
+  const RepeatedCvResult result = run_repeated_cv(c, options, 2);
+  ASSERT_EQ(result.repeats.size(), 2u);
+  const uint64_t seed = config_at(c, "data.split_seed").get<uint64_t>();
+  EXPECT_EQ(result.split_seeds, (std::vector<uint64_t>{seed, seed + 1}));
+  // Each repeat is a whole cross-validation in its folder, with its own split.
+  for (int r = 0; r < 2; ++r) {
+    const fs::path dir = root_ / "cv" / ("repeat_" + std::to_string(r));
+    for (const char* f : {"split.json", "config.json", "fold0/fold.json", "summary.json",
+                          "report.html", "intervals.json", "variants.json", "test_gt.json"})
+      EXPECT_TRUE(fs::exists(dir / f)) << dir / f;
+    EXPECT_EQ(read_json(dir / "config.json")["data"]["split_seed"], seed + r);
+  }
+  EXPECT_NE(data::read_split((root_ / "cv/repeat_0/split.json").string()).parts,
+            data::read_split((root_ / "cv/repeat_1/split.json").string()).parts);
+  EXPECT_FALSE(fs::exists(root_ / "cv/fold0"));
+  // DIR's summary over the repeats.
+  const Json summary = read_json(result.summary_json);
+  EXPECT_EQ(summary["format"], "mbmd-cv-repeats");
+  EXPECT_EQ(summary["repeats_done"], 2);
+  EXPECT_EQ(summary["split_seeds"], (Json{seed, seed + 1}));
+  ASSERT_EQ(summary["repeats"].size(), 2u);
+  for (const auto& name : options.metrics) {
+    const Json& s = summary["summary"][name];
+    for (const char* key :
+         {"mean", "sd", "min", "max", "repeat_means", "repeats_defined", "pooled"})
+      EXPECT_TRUE(s.contains(key)) << name << " " << key;
+    ASSERT_EQ(s["repeat_means"].size(), 2u);
+    const double a = s["repeat_means"][0].get<double>(), b = s["repeat_means"][1].get<double>();
+    EXPECT_DOUBLE_EQ(a,
+                     metric_value(read_json(root_ / "cv/repeat_0/fold0/test_metrics.json"), name));
+    if (a >= 0 && b >= 0) {
+      EXPECT_NEAR(s["mean"].get<double>(), (a + b) / 2, 1e-12) << name;
+      EXPECT_NEAR(s["sd"].get<double>(), std::abs(a - b) / 2, 1e-12) << name;
+      EXPECT_DOUBLE_EQ(s["min"].get<double>(), std::min(a, b)) << name;
+    }
+    EXPECT_EQ(s["pooled"]["values"].size(), 2u);  // one fold in each repeat
+  }
+  std::ifstream md(result.summary_md), csv(result.summary_csv), html(result.report);
+  const std::string md_text((std::istreambuf_iterator<char>(md)), {});
+  const std::string csv_text((std::istreambuf_iterator<char>(csv)), {});
+  const std::string html_text((std::istreambuf_iterator<char>(html)), {});
+  EXPECT_NE(md_text.find("| metric | repeat 0 | repeat 1 | mean (sd) |"), std::string::npos);
+  EXPECT_EQ(csv_text.substr(0, csv_text.find(',')), "metric");
+  EXPECT_EQ(std::count(csv_text.begin(), csv_text.end(), '\n'), 4);
+  EXPECT_EQ(count_of(html_text, "<polygon class=\"band\""), 2u);  // one per repeat
+
+  // --resume keeps finished repeats (nothing retrained); without it the DIR is refused.
+  const auto stamp = fs::last_write_time(root_ / "cv/repeat_1/fold0/last.ckpt");
+  const auto intervals_stamp = fs::last_write_time(root_ / "cv/repeat_1/intervals.json");
+  EXPECT_THROW(run_repeated_cv(c, options, 2), Error);
+  options.resume = true;
+  const RepeatedCvResult again = run_repeated_cv(c, options, 2);
+  EXPECT_EQ(fs::last_write_time(root_ / "cv/repeat_1/fold0/last.ckpt"), stamp);
+  EXPECT_EQ(fs::last_write_time(root_ / "cv/repeat_1/intervals.json"), intervals_stamp);
+  EXPECT_EQ(read_json(again.summary_json)["summary"], summary["summary"]);
+  // A repeated run and a single one do not mix.
+  EXPECT_THROW(run_cv(c, options), Error);
+}
+
+TEST_F(CvRun, BadRepeatsAreRefusedBeforeTraining) {
+  CvOptions options;
+  options.work_dir = (root_ / "cv").string();
+  options.folds = 1;
+  options.progress = false;
+  auto message = [&](int repeats) -> std::string {
+    try {
+      run_repeated_cv(config(), options, repeats);
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "no error";
+  };
+  EXPECT_NE(message(0).find("--repeats must be at least 1, got 0"), std::string::npos);
+  EXPECT_NE(message(-2).find("--repeats"), std::string::npos);
+  options.split_file = (root_ / "split.json").string();
+  EXPECT_NE(message(2).find("--split-file"), std::string::npos) << message(2);
+  options.split_file.clear();
+  fs::create_directories(root_ / "cv/fold0");  // a cross-validation without repeats
+  options.resume = true;
+  EXPECT_NE(message(2).find("without --repeats"), std::string::npos) << message(2);
+  EXPECT_FALSE(fs::exists(root_ / "cv/repeat_0"));
 }
 
 TEST_F(CvRun, BadInputIsRefusedBeforeTraining) {

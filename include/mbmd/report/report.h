@@ -6,6 +6,7 @@
 
 #include <ATen/ATen.h>
 
+#include <array>
 #include <string>
 #include <utility>
 #include <vector>
@@ -28,6 +29,11 @@ std::string encode_png(const at::Tensor& grey);
 struct PlotSeries {
   std::string name;
   std::vector<std::pair<double, double>> points;  // (x, y), drawn in this order
+  // An interval around the line, (x, low, high), shaded in the series' colour under every line
+  // (drawn when it has two points or more, in x order), and what it is ("95% CI, patient-level
+  // bootstrap (1000 resamples)"; the legend shows it up to the first comma).
+  std::vector<std::array<double, 3>> band;
+  std::string band_label;
 };
 
 struct PlotOptions {
@@ -40,8 +46,8 @@ struct PlotOptions {
   int height = 280;
 };
 
-// A line plot as an <svg> element: axes with ticks, one coloured line per series, a legend.
-// Non-finite points are skipped; an empty plot says "no data".
+// A line plot as an <svg> element: axes with ticks, one coloured line per series (over its
+// band, when it has one), a legend. Non-finite points are skipped; an empty plot says "no data".
 std::string svg_line_plot(const std::vector<PlotSeries>& series, const PlotOptions& options);
 
 struct ReportTable {
@@ -106,11 +112,25 @@ std::vector<std::pair<std::string, std::string>> training_figures(const TrainLog
 ReportTable metrics_table(const std::string& title, const std::vector<std::string>& columns,
                           const std::vector<Json>& metrics);
 
-// The FROC curve of a to_json metric object ("froc": [[fppi, sensitivity], ...]).
+// The FROC curve of a to_json metric object ("froc": [[fppi, sensitivity], ...]), with the band
+// of its bootstrap intervals when the object carries them ("bootstrap", as `mbmd eval --bootstrap
+// N --json` writes it; see froc_band_series).
 PlotSeries froc_series(const std::string& name, const Json& metrics);
+
+// The band of a bootstrap object (intervals_to_json of eval/bootstrap.h: "resamples", "level",
+// "metrics", and "froc_band" when computed) as a FROC series: the curve through its points on
+// the set, the band through their intervals. From "froc_band" when it is there, otherwise through
+// the "sens@F" intervals of "metrics"; points without an interval are left out.
+PlotSeries froc_band_series(const std::string& name, const Json& bootstrap);
+
+// "95% CI, patient-level bootstrap (1000 resamples)" for a bootstrap object.
+std::string bootstrap_band_label(const Json& bootstrap);
 
 // An <svg> FROC plot of `curves` (log-scale FPPI axis).
 std::string froc_plot(const std::vector<PlotSeries>& curves, const std::string& title = "FROC");
+
+// `caption`, with " Shaded: <band label>." when one of `curves` has a band.
+std::string froc_caption(const std::string& caption, const std::vector<PlotSeries>& curves);
 
 // Adds a checkpoint's evaluation to `report`: a metrics table titled `table_title` with a
 // validation column (when `val_metrics` is not null) and a test column, and their FROC curves

@@ -86,6 +86,8 @@ struct CvResult {
   std::string summary_md, summary_csv, summary_json, report;  // paths written
   // The pooled test parts' metrics with bootstrap intervals (DIR/intervals.md); empty when none.
   std::string intervals;
+  // DIR/intervals.json: those intervals and the FROC band (eval/bootstrap.h); null when none.
+  Json pooled_bootstrap;
   // Flip TTA and the best+last ensemble against the single models on the pooled test parts, a
   // markdown table (DIR/variants.md); empty when not measured.
   std::string variants;
@@ -113,6 +115,10 @@ struct CvRun {
 // fills result.summary).
 void write_cv_summary(const CvRun& run, CvResult& result);
 
+// Writes report.html of the folds in `result`: their table, their FROC curves and, once the run
+// has result.pooled_bootstrap, the pooled test parts' FROC with its 95% band.
+void write_cv_report(const CvRun& run, const CvResult& result);
+
 // A fold's record in fold.json and summary.json, and back.
 Json fold_to_json(const FoldResult& fold);
 FoldResult fold_from_json(const Json& j);
@@ -124,5 +130,38 @@ std::string mean_std_text(const MetricSummary& summary);
 // | metric | fold 0 | ... | mean (std) | as Markdown; metric,mean,std,fold0,... as CSV.
 std::string summary_markdown(const std::vector<MetricSummary>& summary);
 std::string summary_csv(const std::vector<MetricSummary>& summary);
+
+// ---- `mbmd cv --repeats K` (docs/commands.md, "mbmd cv"): the whole protocol K times. ----
+
+// A metric over the repeats: each repeat's mean over its folds, their mean, sd (ddof 0), min and
+// max over the repeats that define it, and every fold of every repeat pooled as one set of folds.
+struct RepeatSummary {
+  std::string name;
+  std::vector<double> repeat_means;  // per repeat, -1 where no fold defines it
+  double mean = -1, sd = -1, min = -1, max = -1;
+  int repeats_defined = 0;
+  MetricSummary pooled;  // values: every fold in repeat order
+};
+
+struct RepeatedCvResult {
+  std::vector<CvResult> repeats;      // repeat r ran in DIR/repeat_r/
+  std::vector<uint64_t> split_seeds;  // data.split_seed + r
+  std::vector<RepeatSummary> summary;
+  std::string summary_md, summary_csv, summary_json, report;  // DIR's, over the repeats
+};
+
+// Repeat r = 0..repeats-1 is run_cv with data.split_seed + r in DIR/repeat_r/. Every repeat is
+// checked before any training (with run_cv's checks, and: repeats >= 1, no split_file, DIR not a
+// single cross-validation); with options.resume a repeat whose summary lists every fold and that
+// has its intervals and variants is kept, not rerun. DIR gets summary.md, summary.csv,
+// summary.json and report.html over the repeats, rewritten after each one.
+RepeatedCvResult run_repeated_cv(const Json& config, const CvOptions& options, int repeats);
+
+std::vector<RepeatSummary> summarize_repeats(const std::vector<CvResult>& repeats,
+                                             const std::vector<std::string>& names);
+// | metric | repeat 0 | ... | mean (sd) | min .. max | all folds, mean (std) | as Markdown;
+// metric,mean,sd,min,max,repeats_defined,pooled_mean,pooled_std,pooled_defined,repeat0,... as CSV.
+std::string repeats_markdown(const std::vector<RepeatSummary>& summary);
+std::string repeats_csv(const std::vector<RepeatSummary>& summary);
 
 }  // namespace mbmd::engine
