@@ -56,40 +56,36 @@ at::Tensor upsample_nearest_to(const at::Tensor& x, const at::Tensor& like) {
                                .mode(torch::kNearest));
 }
 
-void xavier_init(torch::nn::Module& module) {
+namespace {
+
+// Fills every parameter named "...weight" with `fill_weight` and zeroes the others (biases).
+template <typename FillWeight>
+void init_weights_zero_biases(torch::nn::Module& module, FillWeight fill_weight) {
   torch::NoGradGuard guard;
   for (auto& item : module.named_parameters()) {
     const auto& name = item.key();
     auto& p = item.value();
     if (name.size() >= 6 && name.compare(name.size() - 6, 6, "weight") == 0)
-      torch::nn::init::xavier_uniform_(p);
+      fill_weight(p);
     else
       p.zero_();
   }
+}
+
+}  // namespace
+
+void xavier_init(torch::nn::Module& module) {
+  init_weights_zero_biases(module, [](at::Tensor& w) { torch::nn::init::xavier_uniform_(w); });
 }
 
 void normal_init(torch::nn::Module& module, double std) {
-  torch::NoGradGuard guard;
-  for (auto& item : module.named_parameters()) {
-    const auto& name = item.key();
-    auto& p = item.value();
-    if (name.size() >= 6 && name.compare(name.size() - 6, 6, "weight") == 0)
-      p.normal_(0, std);
-    else
-      p.zero_();
-  }
+  init_weights_zero_biases(module, [std](at::Tensor& w) { w.normal_(0, std); });
 }
 
 void kaiming_init(torch::nn::Module& module) {
-  torch::NoGradGuard guard;
-  for (auto& item : module.named_parameters()) {
-    const auto& name = item.key();
-    auto& p = item.value();
-    if (name.size() >= 6 && name.compare(name.size() - 6, 6, "weight") == 0)
-      torch::nn::init::kaiming_normal_(p, 0.0, torch::kFanOut, torch::kReLU);
-    else
-      p.zero_();
-  }
+  init_weights_zero_biases(module, [](at::Tensor& w) {
+    torch::nn::init::kaiming_normal_(w, 0.0, torch::kFanOut, torch::kReLU);
+  });
 }
 
 at::Tensor counted_relu(const at::Tensor& x) {
