@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "mbmd/core/config_path.h"
@@ -100,6 +101,25 @@ void merge_into(Json& base, const Json& patch, const std::string& prefix,
   }
 }
 
+void collect_differences(const Json& before, const Json& after, const std::string& prefix,
+                         std::vector<ConfigDifference>& out) {
+  if (before.is_object() && after.is_object()) {
+    std::map<std::string, int> keys;  // sorted union of both trees' keys
+    for (const auto& [k, v] : before.items()) keys[k] |= 1;
+    for (const auto& [k, v] : after.items()) keys[k] |= 2;
+    for (const auto& [k, sides] : keys) {
+      const std::string key = prefix.empty() ? k : prefix + "." + k;
+      if (sides == 3)
+        collect_differences(before[k], after[k], key, out);
+      else
+        out.push_back({key, sides == 1 ? before[k].dump() : "absent",
+                       sides == 2 ? after[k].dump() : "absent"});
+    }
+  } else if (before != after) {
+    out.push_back({prefix, before.dump(), after.dump()});
+  }
+}
+
 }  // namespace
 
 void merge_config(Json& base, const Json& patch, const std::string& origin) {
@@ -134,6 +154,12 @@ const Json& config_at(const Json& config, const std::string& dotted_key) {
     node = &(*node)[part];
   }
   return *node;
+}
+
+std::vector<ConfigDifference> config_differences(const Json& before, const Json& after) {
+  std::vector<ConfigDifference> out;
+  collect_differences(before, after, "", out);
+  return out;
 }
 
 }  // namespace mbmd

@@ -59,4 +59,16 @@ bool all_digits(const std::string& s) {
   return true;
 }
 
+std::string markdown_table(const std::vector<std::string>& header,
+                           const std::vector<std::vector<std::string>>& rows) {
+  const auto line = [](const std::vector<std::string>& cells) {
+    return "| " + join(cells, " | ") + " |\n";
+  };
+  std::string md = line(header) + "|---|";
+  for (size_t c = 1; c < header.size(); ++c) md += "---:|";
+  md += "\n";
+  for (const auto& row : rows) md += line(row);
+  return md;
+}
+
 }  // namespace mbmd

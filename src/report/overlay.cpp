@@ -41,17 +41,23 @@ void fill(at::Tensor& image, int64_t x1, int64_t y1, int64_t x2, int64_t y2, flo
   image.slice(0, y1, y2).slice(1, x1, x2).fill_(value);
 }
 
+// A finite coordinate clamped into 0..size-1 before the cast, so that far-away values cast safely.
+int64_t pixel_index(double v, int64_t size) {
+  return static_cast<int64_t>(std::clamp(v, 0.0, static_cast<double>(size - 1)));
+}
+
 }  // namespace
 
 void draw_rectangle(at::Tensor& image, float x1, float y1, float x2, float y2, int thickness,
                     float value) {
   if (image.dim() != 2) throw Error("draw_rectangle needs a [H, W] image");
+  // A box with a NaN or infinite corner has no place to draw (and casting it would be undefined).
+  for (const float v : {x1, y1, x2, y2})
+    if (!std::isfinite(v)) return;
   // Clipped first, so that a box reaching past the image still shows its edge on the border.
   const int64_t h = image.size(0), w = image.size(1);
-  const auto l = std::clamp<int64_t>(static_cast<int64_t>(std::floor(x1)), 0, w - 1);
-  const auto t = std::clamp<int64_t>(static_cast<int64_t>(std::floor(y1)), 0, h - 1);
-  const auto r = std::clamp<int64_t>(static_cast<int64_t>(std::ceil(x2)), 0, w - 1);
-  const auto b = std::clamp<int64_t>(static_cast<int64_t>(std::ceil(y2)), 0, h - 1);
+  const auto l = pixel_index(std::floor(x1), w), t = pixel_index(std::floor(y1), h);
+  const auto r = pixel_index(std::ceil(x2), w), b = pixel_index(std::ceil(y2), h);
   const int64_t k = std::max(1, thickness);
   fill(image, l, t, r + 1, t + k, value);          // top
   fill(image, l, b + 1 - k, r + 1, b + 1, value);  // bottom
@@ -94,6 +100,8 @@ at::Tensor draw_detections(const at::Tensor& grey, const model::Detections& d, d
     if (score < score_thr) continue;
     const float x1 = boxes[i][0].item<float>(), y1 = boxes[i][1].item<float>();
     const float x2 = boxes[i][2].item<float>(), y2 = boxes[i][3].item<float>();
+    if (!std::isfinite(x1) || !std::isfinite(y1) || !std::isfinite(x2) || !std::isfinite(y2))
+      continue;
     // A black edge around a white line keeps the box visible on bright and dark tissue alike.
     draw_rectangle(image, x1 - thickness, y1 - thickness, x2 + thickness, y2 + thickness,
                    3 * thickness, 0.0f);
@@ -101,9 +109,11 @@ at::Tensor draw_detections(const at::Tensor& grey, const model::Detections& d, d
     char text[16];
     std::snprintf(text, sizeof text, "%.2f", score);
     const int text_height = 6 * scale;
-    int ty = static_cast<int>(std::floor(y1)) - thickness - text_height;
-    if (ty < scale) ty = static_cast<int>(std::floor(y1)) + thickness + scale;  // inside the box
-    draw_text(image, static_cast<int>(std::floor(x1)) + scale, ty, text, scale, 255.0f, 0.0f);
+    const int left = static_cast<int>(pixel_index(std::floor(x1), w));
+    const int top = static_cast<int>(pixel_index(std::floor(y1), h));
+    int ty = top - thickness - text_height;
+    if (ty < scale) ty = top + thickness + scale;  // inside the box
+    draw_text(image, left + scale, ty, text, scale, 255.0f, 0.0f);
   }
   return image;
 }

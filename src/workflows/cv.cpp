@@ -1,5 +1,6 @@
 #include "mbmd/workflows/cv.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
 
@@ -29,6 +30,33 @@ void check_cv_work_dir(const CvOptions& options) {
     throw Error("work dir " + options.work_dir +
                 " holds a repeated cross-validation (repeat_0/): continue it with --resume and "
                 "--repeats");
+}
+
+// Keys that may change between the sessions of one run: they decide speed and where files are,
+// not the results.
+bool may_change_on_resume(const std::string& key) {
+  static const std::vector<std::string> keys = {"runtime.threads", "data.workers", "data.root",
+                                                "data.cache", "train.log_interval"};
+  return std::find(keys.begin(), keys.end(), key) != keys.end();
+}
+
+// A resumed run must go on with the config it started with: folds trained with another would
+// mix in one summary. Keys an older mbmd did not know are fine at their defaults.
+void check_resumed_config(const Json& config, const CvOptions& options) {
+  const fs::path saved = fs::path(options.work_dir) / "config.json";
+  if (!options.resume || !fs::exists(saved)) return;
+  std::string changes;
+  int count = 0;
+  for (const auto& d : config_differences(read_json_file(saved.string()), config)) {
+    if (may_change_on_resume(d.key)) continue;
+    if (d.before == "absent" && d.after == config_at(default_config(), d.key).dump()) continue;
+    if (++count <= 5) changes += "\n  " + d.key + ": " + d.before + " -> " + d.after;
+  }
+  if (count == 0) return;
+  if (count > 5) changes += "\n  ... and " + std::to_string(count - 5) + " more";
+  throw Error("--resume: " + saved.string() + " holds the config this run started with, and " +
+              std::to_string(count) + " key(s) now differ:" + changes +
+              "\nresume with the same --config and --set, or choose another --work-dir");
 }
 
 // The AP thresholds the summary's metrics need besides eval.iou_thrs (each name checked).
@@ -111,6 +139,7 @@ FoldResult cv_fold(const CvRun& run, const CvOptions& options, int r,
 
 CvPlan plan_cv(const Json& config, const CvOptions& options) {
   check_cv_work_dir(options);
+  check_resumed_config(config, options);
   CvPlan plan;
   CvRun& run = plan.run;
   run.config = config;

@@ -4,11 +4,11 @@
 #include <filesystem>
 #include <iostream>
 #include <map>
-#include <sstream>
 
 #include "mbmd/core/atomic_file.h"
 #include "mbmd/core/error.h"
 #include "mbmd/core/json_file.h"
+#include "mbmd/core/strings.h"
 #include "mbmd/data/coco.h"
 #include "mbmd/eval/coco_io.h"
 #include "mbmd/eval/metric_names.h"
@@ -147,10 +147,7 @@ std::string compare_test_variants(const std::string& work_dir, const Json& confi
   single.detections = read_coco_results((dir / "test_dets.json").string(), gt);
   const EvalOptions eval = eval_options_from_config(config_at(config, "eval"));
   const std::vector<std::string> metrics = {"ap20", "ap50", "cpm", "tpr", "fppi"};
-  std::ostringstream md;
-  md << "| variant - single model | "
-     << "metric | single | variant | difference [95% CI] | "
-     << "P(better) |\n|---|---|---|---|---|---|\n";
+  std::vector<std::vector<std::string>> rows;
   Json out = Json::object();
   const std::map<std::string, std::string> names = {{"_flip", "flip TTA"},
                                                     {"_snapshot", "best+last ensemble"}};
@@ -163,15 +160,17 @@ std::string compare_test_variants(const std::string& work_dir, const Json& confi
     out[name] = paired_to_json(paired, bootstrap);
     for (const auto& m : metrics) {
       const PairedMetric& p = paired.at(m);
-      char row[200];
-      std::snprintf(row, sizeof row, "| %s | %s | %.3f | %.3f | %+.3f [%+.3f, %+.3f] | %.2f |\n",
-                    name.c_str(), metric_display_name(m).c_str(), p.a, p.b, p.difference.value,
-                    p.difference.low, p.difference.high, p.b_better);
-      md << row;
+      char difference[80];
+      std::snprintf(difference, sizeof difference, "%+.3f [%+.3f, %+.3f]", p.difference.value,
+                    p.difference.low, p.difference.high);
+      rows.push_back({name, metric_display_name(m), fixed_text(p.a, 3), fixed_text(p.b, 3),
+                      difference, fixed_text(p.b_better, 2)});
     }
   }
   if (out.empty()) return "";
-  const std::string text = md.str();
+  const std::string text = markdown_table(
+      {"variant - single model", "metric", "single", "variant", "difference [95% CI]", "P(better)"},
+      rows);
   write_file_atomic((dir / "variants.md").string(),
                     "Test-time variants against the single model on the pooled test parts "
                     "(paired patient-level bootstrap, " +

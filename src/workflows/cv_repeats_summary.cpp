@@ -162,20 +162,20 @@ std::vector<RepeatSummary> summarize_repeats(const std::vector<CvResult>& repeat
 }
 
 std::string repeats_markdown(const std::vector<RepeatSummary>& summary) {
-  std::ostringstream md;
   const size_t repeats = summary.empty() ? 0 : summary.front().repeat_means.size();
-  md << "| metric |";
-  for (size_t r = 0; r < repeats; ++r) md << " repeat " << r << " |";
-  md << " mean (sd) | min .. max | all folds, mean (std) |\n|---|";
-  for (size_t r = 0; r < repeats; ++r) md << "---:|";
-  md << "---:|---:|---:|\n";
+  std::vector<std::string> header = {"metric"};
+  for (size_t r = 0; r < repeats; ++r) header.push_back("repeat " + std::to_string(r));
+  for (const char* column : {"mean (sd)", "min .. max", "all folds, mean (std)"})
+    header.push_back(column);
+  std::vector<std::vector<std::string>> rows;
   for (const auto& s : summary) {
-    md << "| " << metric_display_name(s.name) << " |";
-    for (double v : s.repeat_means) md << " " << value_text(v) << " |";
-    md << " " << mean_sd_text(s) << " | " << range_text(s) << " | " << mean_std_text(s.pooled)
-       << " |\n";
+    std::vector<std::string> row = {metric_display_name(s.name)};
+    for (double v : s.repeat_means) row.push_back(value_text(v));
+    for (auto&& cell : {mean_sd_text(s), range_text(s), mean_std_text(s.pooled)})
+      row.push_back(cell);
+    rows.push_back(std::move(row));
   }
-  return md.str();
+  return markdown_table(header, rows);
 }
 
 std::string repeats_csv(const std::vector<RepeatSummary>& summary) {

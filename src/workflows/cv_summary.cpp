@@ -136,19 +136,18 @@ std::string mean_std_text(const MetricSummary& s) {
 }
 
 std::string summary_markdown(const std::vector<MetricSummary>& summary) {
-  std::ostringstream md;
   const size_t folds = summary.empty() ? 0 : summary.front().values.size();
-  md << "| metric |";
-  for (size_t f = 0; f < folds; ++f) md << " fold " << f << " |";
-  md << " mean (std) |\n|---|";
-  for (size_t f = 0; f < folds; ++f) md << "---:|";
-  md << "---:|\n";
+  std::vector<std::string> header = {"metric"};
+  for (size_t f = 0; f < folds; ++f) header.push_back("fold " + std::to_string(f));
+  header.push_back("mean (std)");
+  std::vector<std::vector<std::string>> rows;
   for (const auto& s : summary) {
-    md << "| " << metric_display_name(s.name) << " |";
-    for (double v : s.values) md << " " << (v >= 0 ? fixed_text(v) : "n/a") << " |";
-    md << " " << mean_std_text(s) << " |\n";
+    std::vector<std::string> row = {metric_display_name(s.name)};
+    for (double v : s.values) row.push_back(v >= 0 ? fixed_text(v) : "n/a");
+    row.push_back(mean_std_text(s));
+    rows.push_back(std::move(row));
   }
-  return md.str();
+  return markdown_table(header, rows);
 }
 
 std::string summary_csv(const std::vector<MetricSummary>& summary) {

@@ -14,6 +14,24 @@ TEST(Config, OverrideChangesExistingKey) {
   EXPECT_EQ(config["model"]["num_classes"], 2);
 }
 
+TEST(Config, DifferencesNameEachChangedLeafInKeyOrder) {
+  const Json before = default_config();
+  Json after = before;
+  apply_overrides(after, {"train.lr=0.5", "model.neck.type=mhfpn"});
+  after["model"]["extra"] = 1;
+  const auto d = config_differences(before, after);
+  ASSERT_EQ(d.size(), 3u);
+  EXPECT_EQ(d[0].key, "model.extra");
+  EXPECT_EQ(d[0].before, "absent");
+  EXPECT_EQ(d[0].after, "1");
+  EXPECT_EQ(d[1].key, "model.neck.type");
+  EXPECT_EQ(d[1].before, "\"fpn\"");
+  EXPECT_EQ(d[1].after, "\"mhfpn\"");
+  EXPECT_EQ(d[2].key, "train.lr");
+  EXPECT_EQ(d[2].after, "0.5");
+  EXPECT_TRUE(config_differences(after, after).empty());
+}
+
 TEST(Config, UnknownKeyIsNamed) {
   Json config = default_config();
   try {

@@ -28,5 +28,12 @@ TEST(Strings, DigitsAndFixed) {
   EXPECT_EQ(fixed_text(2.0, 1), "2.0");
 }
 
+TEST(Strings, MarkdownTableAlignsNamesLeftAndNumbersRight) {
+  EXPECT_EQ(
+      markdown_table({"metric", "fold 0", "mean"},
+                     {{"AP@20", "0.1", "0.2"}, {"TPR", "n/a", "0.3"}}),
+      "| metric | fold 0 | mean |\n|---|---:|---:|\n| AP@20 | 0.1 | 0.2 |\n| TPR | n/a | 0.3 |\n");
+}
+
 }  // namespace
 }  // namespace mbmd

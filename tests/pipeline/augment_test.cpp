@@ -12,11 +12,13 @@
 #include "mbmd/data/coco.h"
 #include "mbmd/data/png.h"
 #include "mbmd/pipeline/data_pipeline.h"
+#include "pipeline_epoch.h"
 
 namespace mbmd::engine {
 namespace {
 
 namespace fs = std::filesystem;
+using mbmd::testing::drain_epoch;
 
 AugmentOptions everything_on() {
   AugmentOptions a;
@@ -197,14 +199,6 @@ class AugmentPipelineTest : public ::testing::Test {
     return s;
   }
 
-  std::vector<LoadedBatch> epoch(DataPipeline& pipeline, int64_t e) {
-    std::vector<LoadedBatch> out;
-    pipeline.start_epoch(e);
-    LoadedBatch b;
-    while (pipeline.next(b)) out.push_back(b);
-    return out;
-  }
-
   // Checks that the mass painted in every image of the batches lands on its ground-truth box.
   void expect_masses_on_boxes(const std::vector<LoadedBatch>& batches, const PipelineOptions& o) {
     for (const auto& b : batches)
@@ -241,7 +235,7 @@ TEST_F(AugmentPipelineTest, PaintedMassesLandOnTheTransformedBoxes) {
   std::set<int64_t> widths;
   bool vflipped = false, cropped = false;
   for (int64_t e = 0; e < 6; ++e) {
-    const auto batches = epoch(pipeline, e);
+    const auto batches = drain_epoch(pipeline, e);
     expect_masses_on_boxes(batches, options);
     for (const auto& b : batches)
       for (const auto& m : b.batch.metas) {
@@ -262,10 +256,10 @@ TEST_F(AugmentPipelineTest, WithoutGeometricDrawsTheCropAndFlipsStillMapExactly)
   const auto dataset = read_dataset_from_config(config_);
   const auto options = pipeline_options_from_config(config_, /*train=*/true);
   DataPipeline pipeline(dataset.samples, options);
-  for (int64_t e = 0; e < 4; ++e) expect_masses_on_boxes(epoch(pipeline, e), options);
+  for (int64_t e = 0; e < 4; ++e) expect_masses_on_boxes(drain_epoch(pipeline, e), options);
   // Evaluation crops too (without the boxes) and maps back exactly.
   DataPipeline eval(dataset.samples, pipeline_options_from_config(config_, /*train=*/false));
-  const auto batches = epoch(eval, 0);
+  const auto batches = drain_epoch(eval, 0);
   expect_masses_on_boxes(batches, options);
   const auto& meta = batches[0].batch.metas[0];
   EXPECT_GT(meta.crop_y, 0);
@@ -284,9 +278,9 @@ TEST_F(AugmentPipelineTest, DrawsRepeatPerEpochWithAndWithoutCacheAndWorkers) {
   options.cache = true;
   options.workers = 2;
   DataPipeline cached(dataset.samples, options);
-  const auto first = epoch(cached, 1);  // fills the cache
+  const auto first = drain_epoch(cached, 1);  // fills the cache
   for (const auto* pipeline : {&serial, &cached}) {
-    const auto again = epoch(const_cast<DataPipeline&>(*pipeline), 1);
+    const auto again = drain_epoch(const_cast<DataPipeline&>(*pipeline), 1);
     ASSERT_EQ(again.size(), first.size());
     for (size_t b = 0; b < first.size(); ++b) {
       EXPECT_EQ(again[b].samples, first[b].samples);
@@ -295,7 +289,7 @@ TEST_F(AugmentPipelineTest, DrawsRepeatPerEpochWithAndWithoutCacheAndWorkers) {
     }
   }
   // Another epoch draws again: some image comes out at another size.
-  const auto other = epoch(cached, 2);
+  const auto other = drain_epoch(cached, 2);
   bool differs = false;
   for (size_t b = 0; b < first.size(); ++b)
     differs |= !other[b].batch.images.sizes().equals(first[b].batch.images.sizes());

@@ -8,9 +8,12 @@
 #include "mbmd/model/breast_region.h"
 #include "mbmd/pipeline/data_pipeline.h"
 #include "mbmd_paths.h"
+#include "pipeline_epoch.h"
 
 namespace mbmd::engine {
 namespace {
+
+using mbmd::testing::drain_epoch;
 
 // A handful of films with masses: left and right breasts, fatty and dense.
 std::vector<data::Sample> some_films(const Json& config) {
@@ -38,9 +41,7 @@ TEST(BreastCropOnMias, KeepsEveryMassAndDropsTheBackground) {
   ASSERT_EQ(films.size(), 5u);
   for (const bool train : {false, true}) {
     DataPipeline pipeline(films, pipeline_options_from_config(config, train));
-    pipeline.start_epoch(0);
-    LoadedBatch b;
-    while (pipeline.next(b)) {
+    for (const auto& b : drain_epoch(pipeline, 0)) {
       const auto& film = films[b.samples[0]];
       const auto& meta = b.batch.metas[0];
       const auto gt = b.batch.gt_boxes[0];

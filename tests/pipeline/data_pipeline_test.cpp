@@ -7,16 +7,18 @@
 #include <filesystem>
 #include <set>
 
-#include "synthetic_set.h"
 #include "mbmd/core/error.h"
 #include "mbmd/data/coco.h"
 #include "mbmd/model/detector_options.h"
 #include "mbmd_paths.h"
+#include "pipeline_epoch.h"
+#include "synthetic_set.h"
 
 namespace mbmd::engine {
 namespace {
 
 namespace fs = std::filesystem;
+using mbmd::testing::drain_epoch;
 
 TEST(EpochPlan, DeterministicPerSeedAndEpoch) {
   const auto a = plan_epoch(50, 7, 3, true, 0.5);
@@ -49,14 +51,6 @@ class PipelineTest : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(root_); }
 
-  std::vector<LoadedBatch> epoch(DataPipeline& pipeline, int64_t e) {
-    std::vector<LoadedBatch> out;
-    pipeline.start_epoch(e);
-    LoadedBatch b;
-    while (pipeline.next(b)) out.push_back(b);
-    return out;
-  }
-
   fs::path root_;
   Json config_;
 };
@@ -67,7 +61,7 @@ TEST_F(PipelineTest, BatchesHoldResizedImagesAndInputBoxes) {
   auto options = pipeline_options_from_config(config_, /*train=*/false);
   DataPipeline pipeline(dataset.samples, options);
   EXPECT_EQ(pipeline.num_batches(), 3);  // 2 + 2 + 1
-  const auto batches = epoch(pipeline, 0);
+  const auto batches = drain_epoch(pipeline, 0);
   ASSERT_EQ(batches.size(), 3u);
   // 256x192 fits 128x96 at scale 0.5; padded to a multiple of 32: 128 x 96.
   EXPECT_EQ(batches[0].batch.images.sizes(), (at::IntArrayRef{2, 3, 96, 128}));
@@ -95,8 +89,8 @@ TEST_F(PipelineTest, TrainingFlipsMirrorImagesAndBoxes) {
   DataPipeline flipped(dataset.samples, options);
   options.input.flip_prob = 0.0;
   DataPipeline plain(dataset.samples, options);
-  const auto f = epoch(flipped, 2);
-  const auto p = epoch(plain, 2);
+  const auto f = drain_epoch(flipped, 2);
+  const auto p = drain_epoch(plain, 2);
   ASSERT_EQ(f.size(), p.size());
   for (size_t b = 0; b < f.size(); ++b) {
     EXPECT_EQ(f[b].samples, p[b].samples);  // the flip draw does not change the order
@@ -120,8 +114,8 @@ TEST_F(PipelineTest, WorkersAndCacheGiveTheSameBatches) {
   options.cache = true;
   DataPipeline threaded(dataset.samples, options);
   for (int64_t e : {0, 1, 1}) {  // the second pass of epoch 1 comes from the cache
-    const auto a = epoch(serial, e);
-    const auto b = epoch(threaded, e);
+    const auto a = drain_epoch(serial, e);
+    const auto b = drain_epoch(threaded, e);
     ASSERT_EQ(a.size(), b.size());
     for (size_t i = 0; i < a.size(); ++i) {
       EXPECT_EQ(a[i].index, static_cast<int64_t>(i));
@@ -132,7 +126,7 @@ TEST_F(PipelineTest, WorkersAndCacheGiveTheSameBatches) {
   }
   auto order = [&](int64_t e) {
     std::vector<size_t> all;
-    for (const auto& b : epoch(serial, e))
+    for (const auto& b : drain_epoch(serial, e))
       all.insert(all.end(), b.samples.begin(), b.samples.end());
     return all;
   };

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include "synthetic_set.h"
 
 namespace mbmd::engine {
@@ -34,6 +36,28 @@ TEST(Overlay, RectanglesAndDigits) {
   EXPECT_EQ(drawn[20][10].item<float>(), 255.0f);  // the 0.9 box's corner
   EXPECT_EQ(drawn[6][9].item<float>(), 100.0f);    // the 0.2 box is under the threshold
   EXPECT_EQ(grey[20][10].item<float>(), 100.0f);   // the input is left as it was
+}
+
+// A model that diverged can give NaN or huge boxes: they are skipped or clipped, never cast
+// unchecked (undefined behaviour that UBSan reports).
+TEST(Overlay, NonFiniteAndFarBoxesAreSkippedOrClipped) {
+  at::Tensor image = at::zeros({20, 30});
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const float inf = std::numeric_limits<float>::infinity();
+  draw_rectangle(image, nan, 1, 5, 5, 1, 255.0f);
+  draw_rectangle(image, 1, 1, inf, 5, 1, 255.0f);
+  EXPECT_EQ(image.sum().item<float>(), 0.0f);
+  draw_rectangle(image, -1e30f, -1e30f, 1e30f, 1e30f, 1, 9.0f);
+  EXPECT_EQ(image[0][0].item<float>(), 9.0f);
+  EXPECT_EQ(image[19][29].item<float>(), 9.0f);
+
+  model::Detections d;
+  d.boxes = at::tensor({nan, nan, nan, nan, -1e30f, 2e30f, 1e30f, 3e30f}, at::kFloat).view({2, 4});
+  d.scores = at::tensor({0.9f, 0.8f});
+  d.labels = at::zeros({2}, at::kLong);
+  const auto drawn = draw_detections(at::full({40, 60}, 100.0f), d, 0.5);
+  EXPECT_TRUE(drawn.isfinite().all().item<bool>());
+  EXPECT_EQ(drawn[39][0].item<float>(), 255.0f);  // the far box clipped to the bottom rows
 }
 
 }  // namespace

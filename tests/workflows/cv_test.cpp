@@ -189,7 +189,21 @@ TEST_F(CvRun, TwoFoldsWritePerFoldResultsAndTheSummary) {
   const auto stamp = fs::last_write_time(root_ / "cv/fold0/last.ckpt");
   EXPECT_THROW(run_cv(config(), options), Error);
   options.resume = true;
-  const CvResult again = run_cv(config(), options);
+  // Resuming with a changed setting is refused by name, before anything runs; the thread count
+  // may change between sessions.
+  Json changed = config();
+  apply_overrides(changed, {"train.lr=0.5", "runtime.threads=1"});
+  try {
+    run_cv(changed, options);
+    FAIL() << "a changed train.lr was accepted";
+  } catch (const Error& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("train.lr: "), std::string::npos) << message;
+    EXPECT_EQ(message.find("runtime.threads"), std::string::npos) << message;
+  }
+  Json other_threads = config();
+  apply_overrides(other_threads, {"runtime.threads=1"});
+  const CvResult again = run_cv(other_threads, options);
   ASSERT_EQ(again.folds.size(), 2u);
   EXPECT_EQ(fs::last_write_time(root_ / "cv/fold0/last.ckpt"), stamp);
   EXPECT_EQ(again.folds[1].test_metrics, result.folds[1].test_metrics);

@@ -30,4 +30,14 @@ void merge_config(Json& base, const Json& patch, const std::string& origin);
 // Looks up a dotted key ("model.neck.type"), throwing mbmd::Error when it is absent.
 const Json& config_at(const Json& config, const std::string& dotted_key);
 
+// One key whose value differs between two configs, as "key: BEFORE -> AFTER" (a key present in
+// one tree only shows "absent" on the other side).
+struct ConfigDifference {
+  std::string key;            // dotted
+  std::string before, after;  // JSON text
+};
+
+// The leaf keys whose values differ between `before` and `after`, in key order.
+std::vector<ConfigDifference> config_differences(const Json& before, const Json& after);
+
 }  // namespace mbmd

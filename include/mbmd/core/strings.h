@@ -23,6 +23,11 @@ std::string join(const std::vector<std::string>& parts, const std::string& sep);
 // `value` with `decimals` digits after the point ("%.*f"): 0.12345 -> "0.1235".
 std::string fixed_text(double value, int decimals = 4);
 
+// A Markdown table: `header` names the columns; the first column is left-aligned (names), the
+// others right-aligned (numbers). Each row has one cell per column.
+std::string markdown_table(const std::vector<std::string>& header,
+                           const std::vector<std::vector<std::string>>& rows);
+
 // True when `s` is non-empty and holds only the digits 0-9.
 bool all_digits(const std::string& s);
 
