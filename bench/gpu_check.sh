@@ -13,8 +13,11 @@
 # Environment: PYTHON, an interpreter with torch and torchvision built for CUDA (python3);
 # GTEST_SOURCE, GoogleTest's sources (/usr/src/googletest); JSON_PREFIX, a prefix holding
 # nlohmann_json's CMake package when the system has none; CUDA_ARCH (90, Hopper); BUILD_DIR
-# (build-cuda); GPU_RUNS, timed runs per measurement (20); GPU_ROUNDS (2).
-# The data layer (PNG, DICOM) is left out: it needs Debian's libpng and GDCM, not a GPU.
+# (build-cuda); GPU_RUNS, timed runs per measurement (20); GPU_ROUNDS (2); GPU_WHOLE (0).
+# The data layer (PNG, DICOM) is left out here: GPU_WHOLE=1 then runs bench/gpu_whole.sh (the whole
+# program with the data layer, from the .debs of bench/gpu_deps.sh) into OUT_DIR/whole; alone it
+# takes about 8 minutes, so on a 10-minute command run it by itself. Without GoogleTest's sources
+# or nlohmann_json on the machine, both are taken from those .debs (.gpu-deps/debs) when present.
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -45,6 +48,16 @@ fi
 GENERATOR=()
 command -v ninja >/dev/null && GENERATOR=(-G Ninja)
 DEPS=$BUILD/deps
+# GoogleTest's sources and nlohmann_json from the carried .debs when the system lacks them.
+if [[ -z ${GTEST_SOURCE:-} && ! -d /usr/src/googletest && -d $ROOT/.gpu-deps/debs ]]; then
+  if [[ ! -f $BUILD/deps-root/.unpacked ]]; then
+    { bash "$ROOT/bench/gpu_deps.sh" unpack "$BUILD/deps-root" 2>"$OUT_DIR/deps.log" &&
+      touch "$BUILD/deps-root/.unpacked"; } || fail "unpacking .gpu-deps/debs, see $OUT_DIR/deps.log"
+  fi
+  GTEST_SOURCE=$BUILD/deps-root/usr/src/googletest
+  JSON_PREFIX=${JSON_PREFIX:-$BUILD/deps-root/usr}
+  log "GoogleTest and nlohmann_json from $BUILD/deps-root"
+fi
 if [[ ! -d $DEPS/lib/cmake/GTest ]]; then
   log "GoogleTest from ${GTEST_SOURCE:-/usr/src/googletest}"
   { cmake -S "${GTEST_SOURCE:-/usr/src/googletest}" -B "$BUILD/gtest-build" "${GENERATOR[@]}" \
@@ -114,5 +127,12 @@ for ((round = 1; round <= ROUNDS; round++)); do
 done
 $PY "$ROOT/tools/bench_torchvision.py" summarize-gpu "$RESULTS" | tee "$OUT_DIR/summary.md"
 
+WHOLE_OK=1
+if [[ ${GPU_WHOLE:-0} == 1 ]]; then
+  log "the whole program (bench/gpu_whole.sh) into $OUT_DIR/whole"
+  bash "$ROOT/bench/gpu_whole.sh" "$OUT_DIR/whole" || WHOLE_OK=0
+fi
+
 ((TESTS_OK)) || fail "tests (logs in $OUT_DIR)"
+((WHOLE_OK)) || fail "bench/gpu_whole.sh (see $OUT_DIR/whole/summary.md)"
 log "done: tests passed; results in $OUT_DIR"

@@ -4,6 +4,7 @@
 
 #include "mbmd/core/error.h"
 #include "mbmd/inference/checkpoint_config.h"
+#include "mbmd/model/device.h"
 #include "mbmd/model/weights.h"
 
 namespace mbmd::engine {
@@ -13,6 +14,9 @@ LoadedDetector load_detector(const std::string& path, const std::optional<Json>&
   const io::Checkpoint ckpt = io::load_checkpoint(path);
   LoadedDetector out;
   out.config = config ? *config : config_from_checkpoint(ckpt, path);
+  // The device a run trained on says nothing about the machine that reads its checkpoint: a
+  // GPU-trained model predicts on the CPU unless a config or override names runtime.device.
+  if (!config) out.config["runtime"]["device"] = default_config()["runtime"]["device"];
   apply_overrides(out.config, overrides);
   out.model = model::FasterRCNN(model::detector_options_from_config(out.config));
   const auto report = model::load_weights(*out.model, ckpt.state_dict, path);
@@ -24,6 +28,7 @@ LoadedDetector load_detector(const std::string& path, const std::optional<Json>&
                 " tensors of the model (" + names + (report.missing.size() > 3 ? ", ..." : "") +
                 "); was it trained with another config?");
   }
+  out.model->to(model::device_from_config(out.config));
   out.model->eval();
   return out;
 }
@@ -38,8 +43,8 @@ void run_detector(model::FasterRCNNImpl& model, DataPipeline& pipeline,
   const at::Device device = params.empty() ? at::Device(at::kCPU) : params[0].device();
   // One scope over the whole run: autocast keeps the weights' bf16 copies until it ends, so they
   // are cast once, not once per batch.
-  model::PrecisionScope precision(
-      model::usable_precision(model.options().precision, device.type()), device.type());
+  model::PrecisionScope precision(model::usable_precision(model.options().precision, device.type()),
+                                  device.type());
   pipeline.start_epoch(0);
   LoadedBatch loaded;
   try {

@@ -21,6 +21,7 @@
 #include "mbmd/inference/predictor.h"
 #include "mbmd/model/build.h"
 #include "mbmd/model/detector.h"
+#include "mbmd/model/device.h"
 #include "mbmd/model/weights.h"
 #include "mbmd/pipeline/data_pipeline.h"
 #include "mbmd/train/anchor_coverage_log.h"
@@ -79,27 +80,14 @@ void trim_log(const std::string& path, int64_t epochs_done) {
   write_file_atomic(path, kept);
 }
 
-at::Device device_from_config(const Json& config) {
-  const std::string name = config_at(config, "runtime.device").get<std::string>();
-  if (name == "cpu") return at::Device(at::kCPU);
-  if (name.rfind("cuda", 0) == 0) {
-    if (!at::hasCUDA())
-      throw Error("config key 'runtime.device' is \"" + name +
-                  "\" but this build of LibTorch has no CUDA device available");
-    return at::Device(name);
-  }
-  throw Error("config key 'runtime.device' must be \"cpu\" or \"cuda[:N]\", got \"" + name + "\"");
-}
-
-// Differences between the config a run was started with and the one it is resumed with,
-// ignoring the keys that may change between the two (threads, loaders, device).
+// Differences between the config a run was started with and the one it is resumed with, as
+// "key BEFORE -> AFTER", ignoring the keys that may change between the two (runtime, loaders).
 std::vector<std::string> config_changes(const Json& before, const Json& now) {
   std::vector<std::string> changes;
-  for (const auto& op : Json::diff(before, now)) {
-    const std::string path = op.value("path", "");
-    if (path.rfind("/runtime", 0) == 0 || path == "/data/workers" || path == "/data/cache")
+  for (const auto& d : config_differences(before, now)) {
+    if (d.key.rfind("runtime.", 0) == 0 || d.key == "data.workers" || d.key == "data.cache")
       continue;
-    changes.push_back(path);
+    changes.push_back(d.key + " " + d.before + " -> " + d.after);
   }
   return changes;
 }
@@ -207,7 +195,7 @@ TrainSettings train_settings_from_config(const Json& config) {
   if (s.val_interval < 0)
     throw Error("config key 'train.val_interval' must be >= 0 (0: no validation), got " +
                 std::to_string(s.val_interval));
-  s.device = device_from_config(config);
+  s.device = model::device_from_config(config);
   s.eval = eval_options_from_config(config_at(config, "eval"));
   if (const double iou = ap_metric_iou(s.best_metric); iou > 0) {
     bool listed = false;
@@ -354,8 +342,8 @@ void TrainingRun::check_resumed_data() const {
   const auto changes =
       config_changes(resume_.checkpoint.meta.value("config", Json::object()), config_);
   if (changes.empty()) return;
-  std::cerr << "warning: resuming with a config that differs from the run's in";
-  for (const auto& c : changes) std::cerr << " " << c;
+  std::cerr << "warning: resuming with a config that differs from the run's:";
+  for (const auto& c : changes) std::cerr << "\n  " << c;
   std::cerr << "\n";
 }
 

@@ -126,6 +126,34 @@ TEST_F(DetectorTest, OverridesApplyBeforeTheModelIsBuilt) {
   EXPECT_THROW(load_detector(path, std::nullopt, {"model.no_such_key=1"}), Error);
 }
 
+// runtime.device: a checkpoint trained on a GPU predicts on the CPU by default; a device that
+// this LibTorch lacks, asked for by override, is an error naming the key.
+TEST_F(DetectorTest, RunsOnTheConfiguredDeviceNotTheTrainingOne) {
+  at::manual_seed(0);
+  model::FasterRCNN detector(model::detector_options_from_config(config_));
+  io::Checkpoint checkpoint;
+  checkpoint.state_dict = model::model_state_dict(*detector);
+  Json trained_on_gpu = config_;
+  apply_overrides(trained_on_gpu, {"runtime.device=cuda:0"});
+  checkpoint.meta = {{"config", trained_on_gpu}};
+  const std::string path = (root_ / "gpu.ckpt").string();
+  io::save_checkpoint(path, checkpoint);
+  const auto loaded = load_detector(path);
+  EXPECT_EQ(loaded.config["runtime"]["device"], "cpu");
+  EXPECT_TRUE(loaded.model->parameters().front().device().is_cpu());
+  if (at::hasCUDA()) {
+    const auto on_gpu = load_detector(path, std::nullopt, {"runtime.device=cuda"});
+    EXPECT_TRUE(on_gpu.model->parameters().front().device().is_cuda());
+  } else {
+    try {
+      load_detector(path, std::nullopt, {"runtime.device=cuda"});
+      FAIL() << "runtime.device=cuda was accepted without CUDA";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("runtime.device"), std::string::npos) << e.what();
+    }
+  }
+}
+
 }  // namespace
 // Test-time flips: a mirrored pass gives, in original pixels, the mirror of what the model finds
 // on the mirrored film.

@@ -23,8 +23,10 @@ struct LoadedDetector {
 // Builds the detector of `config` (or, when none is given, of the config in the checkpoint's
 // meta) and loads the checkpoint's weights; an unreadable file, a checkpoint without config and
 // none given, or weights that do not fit are mbmd::Error naming the file. The model is in eval
-// mode on the CPU. `overrides` ("key=value") are applied to the config before the model is built,
-// so that they may change its shape (model.num_classes) as well as test-time settings.
+// mode on runtime.device: `config`'s, or the CPU for a checkpoint's own config (it names the
+// machine the run trained on). `overrides` ("key=value") are applied to the config before the
+// model is built, so that they may change its shape (model.num_classes) as well as test-time
+// settings and the device.
 LoadedDetector load_detector(const std::string& checkpoint_path,
                              const std::optional<Json>& config = std::nullopt,
                              const std::vector<std::string>& overrides = {});
