@@ -94,7 +94,10 @@ int cv_command(const Args& args) {
             << ", " << result.summary_csv << ", " << result.summary_json
             << "\nreport: " << result.report << "\n";
   if (!result.intervals.empty())
-    std::cout << "\npooled test parts (each fold's model on its own part):" << result.intervals;
+    std::cout
+        << "\npooled test parts (each fold's model on its own part; TPR and FPPI at each fold's "
+           "threshold from its validation part):"
+        << result.intervals;
   if (!result.variants.empty())
     std::cout << "\ntest-time variants against the single models (pooled test parts, paired "
                  "bootstrap):\n\n"

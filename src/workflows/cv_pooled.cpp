@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <limits>
 #include <map>
 
 #include "mbmd/core/atomic_file.h"
@@ -116,19 +117,53 @@ int write_pooled_test_results(const std::string& work_dir, const data::Dataset& 
   return pooled_folds;
 }
 
+namespace {
+
+// The pooled results with each detection kept only when it reaches its own fold's operating
+// threshold (fold<r>/fold.json, chosen on that fold's validation part; none: nothing kept).
+std::vector<Detection> at_fold_thresholds(const fs::path& dir, const Json& results,
+                                          const EvalSet& gt) {
+  std::map<int, double> thr;
+  Json kept = Json::array();
+  for (const auto& d : results) {
+    const int r = d.at("fold").get<int>();
+    if (!thr.count(r)) {
+      const fs::path file = fold_dir(dir.string(), r) / "fold.json";
+      const Json t = read_json_file(file.string(), "fold result").at("score_thr");
+      thr[r] = t.is_number() ? t.get<double>() : std::numeric_limits<double>::infinity();
+    }
+    if (d.at("score").get<double>() >= thr[r]) kept.push_back(d);
+  }
+  return parse_coco_results(kept, gt, (dir / "test_dets.json").string());
+}
+
+}  // namespace
+
 std::string pooled_intervals(const std::string& work_dir, const Json& config,
                              const BootstrapOptions& bootstrap) {
   const fs::path dir(work_dir);
   if (!fs::exists(dir / "test_gt.json") || !fs::exists(dir / "test_dets.json")) return "";
   EvalSet pooled = read_coco_ground_truth((dir / "test_gt.json").string());
-  pooled.detections = read_coco_results((dir / "test_dets.json").string(), pooled);
+  const Json results = read_json_file((dir / "test_dets.json").string(), "pooled test results");
+  pooled.detections = parse_coco_results(results, pooled, (dir / "test_dets.json").string());
   const auto metrics = default_bootstrap_metrics();
-  const BootstrapResult intervals = bootstrap_with_froc_band(
-      pooled, eval_options_from_config(config_at(config, "eval")), metrics, bootstrap);
+  const EvalOptions eval = eval_options_from_config(config_at(config, "eval"));
+  BootstrapResult intervals = bootstrap_with_froc_band(pooled, eval, metrics, bootstrap);
+  // TPR and FPPI at the folds' own operating points, as the per-fold summary reports them; the
+  // pooled set's own best point under the FPPI cap is the FROC's Sens@ line.
+  EvalSet operating = pooled;
+  operating.detections = at_fold_thresholds(dir, results, pooled);
+  EvalOptions keep_all = eval;
+  keep_all.score_thr = std::numeric_limits<double>::lowest();
+  for (auto& [name, interval] :
+       bootstrap_intervals(operating, keep_all, {"tpr", "fppi"}, bootstrap))
+    intervals.metrics[name] = interval;
   const std::string text = format_intervals(intervals.metrics, metrics, bootstrap);
   write_file_atomic((dir / "intervals.md").string(),
                     "The pooled test parts (" + std::to_string(pooled.image_ids.size()) +
-                        " images, each fold's model on its own part)\n" + text);
+                        " images, each fold's model on its own part; TPR and FPPI at each fold's "
+                        "threshold from its validation part)\n" +
+                        text);
   write_json_file((dir / "intervals.json").string(), bootstrap_to_json(intervals, bootstrap));
   return text;
 }

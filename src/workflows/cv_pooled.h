@@ -38,9 +38,9 @@ int write_pooled_test_results(const std::string& work_dir, const data::Dataset& 
 
 // The metrics of the pooled test parts (the single models) with 95% patient-level bootstrap
 // intervals (eval's), with the run's eval settings: the table, also written to DIR/intervals.md
-// and DIR/intervals.json (with the FROC band). Empty when nothing is pooled. The operating
-// threshold is chosen on the pooled parts themselves (best TPR at FPPI <= eval.fppi_cap), unlike
-// the per-fold summary's, which comes from each validation part.
+// and DIR/intervals.json (with the FROC band). Empty when nothing is pooled. TPR and FPPI are at
+// each fold's own operating threshold (fold<r>/fold.json, chosen on its validation part), as in
+// the per-fold summary; AP, CPM and the FROC need no threshold.
 std::string pooled_intervals(const std::string& work_dir, const Json& config,
                              const BootstrapOptions& bootstrap);
 

@@ -16,6 +16,7 @@
 #include "mbmd/data/mias.h"
 #include "mbmd/data/png.h"
 #include "mbmd_paths.h"
+#include "temp_dir.h"
 
 namespace fs = std::filesystem;
 using Json = nlohmann::json;
@@ -38,11 +39,7 @@ class ConvertCommand : public ::testing::Test {
   void SetUp() override {
     if (!fs::exists(MBMD_BINARY))
       GTEST_FAIL() << MBMD_BINARY << " is missing: build the mbmd target first";
-    dir_ = fs::temp_directory_path() /
-           ("mbmd_convert_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    dir_ = mbmd::testing::fresh_test_dir("mbmd_convert_");
   }
   void TearDown() override { fs::remove_all(dir_); }
   std::string path(const std::string& name) const { return (dir_ / name).string(); }

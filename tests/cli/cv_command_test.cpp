@@ -15,6 +15,7 @@
 #include "cli/run_mbmd.h"
 #include "mbmd/data/synthetic/phantom.h"
 #include "mbmd_paths.h"
+#include "temp_dir.h"
 
 namespace {
 
@@ -27,10 +28,7 @@ class CvCommand : public ::testing::Test {
  protected:
   void SetUp() override {
     if (!fs::exists(MBMD_BINARY)) GTEST_FAIL() << MBMD_BINARY << " is missing: build mbmd first";
-    root_ = fs::temp_directory_path() /
-            ("mbmd_cv_cli_" + std::to_string(::getpid()) + "_" +
-             ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(root_);
+    root_ = mbmd::testing::fresh_test_dir("mbmd_cv_cli_");
     mbmd::data::PhantomOptions o;
     o.patients = 10;
     o.width = 96;

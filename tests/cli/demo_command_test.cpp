@@ -14,6 +14,7 @@
 
 #include "cli/run_mbmd.h"
 #include "mbmd_paths.h"
+#include "temp_dir.h"
 
 namespace {
 
@@ -31,11 +32,7 @@ class DemoCommand : public ::testing::Test {
  protected:
   void SetUp() override {
     if (!fs::exists(MBMD_BINARY)) GTEST_FAIL() << MBMD_BINARY << " is missing: build mbmd first";
-    root_ = fs::temp_directory_path() /
-            ("mbmd_demo_cli_" + std::to_string(::getpid()) + "_" +
-             ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(root_);
-    fs::create_directories(root_);
+    root_ = mbmd::testing::fresh_test_dir("mbmd_demo_cli_");
   }
   void TearDown() override { fs::remove_all(root_); }
   fs::path root_;

@@ -23,6 +23,7 @@
 #include "mbmd_paths.h"
 #include "python_interpreter.h"
 #include "synthetic_set.h"
+#include "temp_dir.h"
 
 namespace {
 
@@ -36,10 +37,7 @@ class PredictCommand : public ::testing::Test {
  protected:
   void SetUp() override {
     if (!fs::exists(MBMD_BINARY)) GTEST_FAIL() << MBMD_BINARY << " is missing: build mbmd first";
-    root_ = fs::temp_directory_path() /
-            ("mbmd_predict_cmd_" + std::to_string(::getpid()) + "_" +
-             ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(root_);
+    root_ = mbmd::testing::fresh_test_dir("mbmd_predict_cmd_");
     // Images of 200x150 (not the model's 128x96) so that boxes must be scaled back.
     const auto ann = mbmd::testing::write_synthetic_set((root_ / "images").string(), 2, 200, 150);
     checkpoint_ = (root_ / "model.ckpt").string();

@@ -14,6 +14,7 @@
 #include "cli/run_mbmd.h"
 #include "mbmd_paths.h"
 #include "synthetic_set.h"
+#include "temp_dir.h"
 
 namespace {
 
@@ -31,10 +32,7 @@ class TrainCommand : public ::testing::Test {
  protected:
   void SetUp() override {
     if (!fs::exists(MBMD_BINARY)) GTEST_FAIL() << MBMD_BINARY << " is missing: build mbmd first";
-    root_ = fs::temp_directory_path() /
-            ("mbmd_train_cmd_" + std::to_string(::getpid()) + "_" +
-             ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(root_);
+    root_ = mbmd::testing::fresh_test_dir("mbmd_train_cmd_");
     const auto ann = mbmd::testing::write_synthetic_set((root_ / "data").string(), 4);
     // The tiny config as a file, as a user would give it.
     config_ = (root_ / "tiny.json").string();

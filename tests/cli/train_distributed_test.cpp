@@ -33,6 +33,7 @@
 #include "mbmd/io/checkpoint.h"
 #include "mbmd_paths.h"
 #include "synthetic_set.h"
+#include "temp_dir.h"
 
 namespace {
 
@@ -103,10 +104,7 @@ class TrainCommandDistributed : public ::testing::Test {
  protected:
   void SetUp() override {
     if (!fs::exists(MBMD_BINARY)) GTEST_FAIL() << MBMD_BINARY << " is missing: build mbmd first";
-    root_ = fs::temp_directory_path() /
-            ("mbmd_train_dist_" + std::to_string(::getpid()) + "_" +
-             ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(root_);
+    root_ = mbmd::testing::fresh_test_dir("mbmd_train_dist_");
     base_ann_ = mbmd::testing::write_synthetic_set((root_ / "ab").string(), 2);
   }
   void TearDown() override { fs::remove_all(root_); }

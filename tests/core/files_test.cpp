@@ -10,6 +10,7 @@
 #include "mbmd/core/config_path.h"
 #include "mbmd/core/error.h"
 #include "mbmd/core/json_file.h"
+#include "temp_dir.h"
 
 namespace mbmd {
 namespace {
@@ -18,13 +19,7 @@ namespace fs = std::filesystem;
 
 class CoreFiles : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("mbmd_core_files_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
+  void SetUp() override { dir_ = mbmd::testing::fresh_test_dir("mbmd_core_files_"); }
   void TearDown() override {
     unsetenv("MBMD_CONFIG_PATH");
     fs::remove_all(dir_);

@@ -14,6 +14,7 @@
 #include "mbmd/core/error.h"
 #include "mbmd/data/mias.h"
 #include "mbmd_paths.h"
+#include "temp_dir.h"
 
 namespace fs = std::filesystem;
 using namespace mbmd::data;
@@ -27,13 +28,7 @@ using mbmd::testing::expect_error;
 
 class Coco : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("mbmd_coco_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
+  void SetUp() override { dir_ = mbmd::testing::fresh_test_dir("mbmd_coco_"); }
   void TearDown() override { fs::remove_all(dir_); }
   std::string path(const std::string& name) const { return (dir_ / name).string(); }
   void write_json(const std::string& name, const Json& json) const {

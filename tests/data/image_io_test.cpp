@@ -17,6 +17,7 @@
 #include "mbmd/data/pgm.h"
 #include "mbmd/data/png.h"
 #include "mbmd_paths.h"
+#include "temp_dir.h"
 
 namespace fs = std::filesystem;
 using namespace mbmd::data;
@@ -28,13 +29,7 @@ const std::string kMiasPgm = std::string(MBMD_SHARED_DIR) + "/data/mini-mias-pgm
 
 class ImageIoTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("mbmd_image_io_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
+  void SetUp() override { dir_ = mbmd::testing::fresh_test_dir("mbmd_image_io_"); }
   void TearDown() override { fs::remove_all(dir_); }
   std::string path(const std::string& name) const { return (dir_ / name).string(); }
   fs::path dir_;

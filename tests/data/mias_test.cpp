@@ -15,6 +15,7 @@
 #include "mbmd/data/dataset.h"
 #include "mbmd/data/png.h"
 #include "mbmd_paths.h"
+#include "temp_dir.h"
 
 namespace fs = std::filesystem;
 using namespace mbmd::data;
@@ -200,13 +201,7 @@ TEST(Mias, BoxesUseTheBottomLeftOriginOfTheImageHeightAndAreClipped) {
 
 class MiasFolder : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("mbmd_mias_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
+  void SetUp() override { dir_ = mbmd::testing::fresh_test_dir("mbmd_mias_"); }
   void TearDown() override { fs::remove_all(dir_); }
   void info(const std::string& rows) {
     std::ofstream(dir_ / "Info.txt") << "Free text\nabout the data\n\n" << rows;

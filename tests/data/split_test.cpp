@@ -15,6 +15,7 @@
 #include "mbmd/core/error.h"
 #include "mbmd/data/mias.h"
 #include "mbmd_paths.h"
+#include "temp_dir.h"
 
 namespace fs = std::filesystem;
 using namespace mbmd::data;
@@ -41,13 +42,7 @@ std::string read_bytes(const std::string& path) {
 
 class SplitTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("mbmd_split_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
+  void SetUp() override { dir_ = mbmd::testing::fresh_test_dir("mbmd_split_"); }
   void TearDown() override { fs::remove_all(dir_); }
   std::string path(const std::string& name) const { return (dir_ / name).string(); }
   fs::path dir_;

@@ -30,6 +30,7 @@
 
 #include "mbmd/core/error.h"
 #include "mbmd/dist/launch.h"
+#include "temp_dir.h"
 
 namespace mbmd::engine {
 namespace {
@@ -218,13 +219,7 @@ TEST(DistributedWorker, DISABLED_Run) {
 
 class Distributed : public ::testing::Test {
  protected:
-  void SetUp() override {
-    root_ = fs::temp_directory_path() /
-            ("mbmd_distributed_" + std::to_string(::getpid()) + "_" +
-             ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(root_);
-    fs::create_directories(root_);
-  }
+  void SetUp() override { root_ = mbmd::testing::fresh_test_dir("mbmd_distributed_"); }
   void TearDown() override { fs::remove_all(root_); }
 
   LaunchOptions workers(const std::string& mode, int timeout_ms) const {

@@ -11,6 +11,7 @@
 #include "mbmd/data/png.h"
 #include "mbmd/model/weights.h"
 #include "synthetic_set.h"
+#include "temp_dir.h"
 
 namespace mbmd::engine {
 namespace {
@@ -52,10 +53,7 @@ TEST(EvalSetFromDetections, GroundTruthAndDetectionsPerImage) {
 class DetectorTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = fs::temp_directory_path() /
-            ("mbmd_predictor_" + std::to_string(::getpid()) + "_" +
-             ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(root_);
+    root_ = mbmd::testing::fresh_test_dir("mbmd_predictor_");
     config_ = mbmd::testing::tiny_config(
         mbmd::testing::write_synthetic_set((root_ / "data").string(), 3));
   }

@@ -13,6 +13,7 @@
 #include "mbmd/data/png.h"
 #include "mbmd/pipeline/data_pipeline.h"
 #include "pipeline_epoch.h"
+#include "temp_dir.h"
 
 namespace mbmd::engine {
 namespace {
@@ -163,10 +164,7 @@ TEST(AugmentOptions, BadKeysAreNamedErrors) {
 class AugmentPipelineTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = fs::temp_directory_path() /
-            ("mbmd_augment_" + std::to_string(::getpid()) + "_" +
-             ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(root_);
+    root_ = mbmd::testing::fresh_test_dir("mbmd_augment_");
     data::Dataset dataset;
     dataset.name = "painted";
     dataset.categories = {"mass"};

@@ -13,6 +13,7 @@
 #include "mbmd_paths.h"
 #include "pipeline_epoch.h"
 #include "synthetic_set.h"
+#include "temp_dir.h"
 
 namespace mbmd::engine {
 namespace {
@@ -42,10 +43,7 @@ TEST(EpochPlan, DeterministicPerSeedAndEpoch) {
 class PipelineTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = fs::temp_directory_path() /
-            ("mbmd_pipeline_" + std::to_string(::getpid()) + "_" +
-             ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(root_);
+    root_ = mbmd::testing::fresh_test_dir("mbmd_pipeline_");
     config_ = mbmd::testing::tiny_config(
         mbmd::testing::write_synthetic_set((root_ / "data").string(), 5, 256, 192));
   }

@@ -22,6 +22,7 @@
 #include "mbmd/train/checkpointing.h"
 #include "mbmd/train/optimizer.h"
 #include "synthetic_set.h"
+#include "temp_dir.h"
 
 namespace mbmd::engine {
 namespace {
@@ -31,10 +32,7 @@ namespace fs = std::filesystem;
 class TrainerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = fs::temp_directory_path() /
-            ("mbmd_trainer_" + std::to_string(::getpid()) + "_" +
-             ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(root_);
+    root_ = mbmd::testing::fresh_test_dir("mbmd_trainer_");
     ann_ = mbmd::testing::write_synthetic_set((root_ / "data").string(), 4);
   }
   void TearDown() override { fs::remove_all(root_); }

@@ -15,6 +15,7 @@
 #include "mbmd/data/coco.h"
 #include "mbmd/data/split.h"
 #include "mbmd/data/synthetic/phantom.h"
+#include "temp_dir.h"
 
 namespace mbmd::engine {
 namespace {
@@ -78,10 +79,7 @@ TEST(CvSummary, MetricsByName) {
 class CvRun : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = fs::temp_directory_path() /
-            ("mbmd_cv_" + std::to_string(::getpid()) + "_" +
-             ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(root_);
+    root_ = mbmd::testing::fresh_test_dir("mbmd_cv_");
     data::PhantomOptions o;
     o.patients = 10;
     o.width = 96;
@@ -181,6 +179,18 @@ TEST_F(CvRun, TwoFoldsWritePerFoldResultsAndTheSummary) {
       EXPECT_EQ(p["defined"], 1000) << p.dump();
     }
   EXPECT_EQ(result.pooled_bootstrap, intervals);
+  // The pooled TPR and FPPI are at each fold's own threshold: the folds' counts added up.
+  int true_positives = 0, false_positives = 0, images = 0;
+  for (const auto& f : result.folds) {
+    true_positives += f.test_metrics["true_positives"].get<int>();
+    false_positives += f.test_metrics["false_positives"].get<int>();
+    images += f.test_images;
+  }
+  const auto masses = read_json(root_ / "cv/test_gt.json")["annotations"].size();
+  EXPECT_NEAR(intervals["metrics"]["tpr"]["value"].get<double>(),
+              static_cast<double>(true_positives) / static_cast<double>(masses), 1e-12);
+  EXPECT_NEAR(intervals["metrics"]["fppi"]["value"].get<double>(),
+              static_cast<double>(false_positives) / images, 1e-12);
   EXPECT_NE(html_text.find("<polygon class=\"band\""), std::string::npos);
   EXPECT_NE(html_text.find("95% CI, patient-level bootstrap (1000 resamples)"), std::string::npos);
   EXPECT_FALSE(fs::exists(root_ / "cv/repeat_0"));

@@ -1,0 +1,63 @@
+// The pooled test parts of a cross-validation: their intervals report TPR and FPPI at each fold's
+// own operating threshold, as the per-fold summary does, not at a threshold chosen on the test
+// parts themselves.
+#include "cv_pooled.h"
+
+#include <gtest/gtest.h>
+
+#include "mbmd/core/json_file.h"
+#include "temp_dir.h"
+
+namespace mbmd::engine {
+namespace {
+
+namespace fs = std::filesystem;
+
+Json image(int id) {
+  return {
+      {"id", id}, {"file_name", "f" + std::to_string(id) + ".png"}, {"width", 64}, {"height", 64}};
+}
+
+Json mass(int id, int image_id) {
+  return {{"id", id},    {"image_id", image_id}, {"category_id", 1}, {"bbox", {10, 10, 20, 20}},
+          {"area", 400}, {"iscrowd", 0}};
+}
+
+Json detection(int image_id, int fold, double score, double x) {
+  return {{"image_id", image_id},
+          {"category_id", 1},
+          {"bbox", {x, 10, 20, 20}},
+          {"score", score},
+          {"fold", fold}};
+}
+
+TEST(PooledIntervals, TprAndFppiAtEachFoldsOwnThreshold) {
+  const fs::path dir = mbmd::testing::fresh_test_dir("mbmd_cv_pooled_");
+  write_json_file((dir / "test_gt.json").string(),
+                  {{"images", {image(1), image(2)}},
+                   {"annotations", {mass(1, 1), mass(2, 2)}},
+                   {"categories", {{{"id", 1}, {"name", "mass"}}}}});
+  // Fold 0 (image 1) operates at 0.5, so its hit at 0.4 does not count; fold 1 (image 2) at 0.2
+  // keeps its hit at 0.3 and its false positive at 0.25 (x 40: no overlap).
+  write_json_file((dir / "test_dets.json").string(),
+                  {detection(1, 0, 0.4, 10), detection(2, 1, 0.3, 10), detection(2, 1, 0.25, 40)});
+  for (const auto& [fold, thr] : {std::pair{0, 0.5}, std::pair{1, 0.2}}) {
+    fs::create_directories(dir / ("fold" + std::to_string(fold)));
+    write_json_file((dir / ("fold" + std::to_string(fold)) / "fold.json").string(),
+                    {{"score_thr", thr}});
+  }
+  Json config = default_config();
+  apply_overrides(config, {"eval.hit_iou=0.5"});
+  BootstrapOptions bootstrap;
+  bootstrap.resamples = 20;
+  pooled_intervals(dir.string(), config, bootstrap);
+  const Json metrics = read_json_file((dir / "intervals.json").string())["metrics"];
+  // At a threshold chosen on these two films it would be TPR 1 at FPPI 0.5.
+  EXPECT_DOUBLE_EQ(metrics["tpr"]["value"].get<double>(), 0.5);
+  EXPECT_DOUBLE_EQ(metrics["fppi"]["value"].get<double>(), 0.5);
+  EXPECT_GT(metrics["ap50"]["value"].get<double>(), 0.0);
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace mbmd::engine
