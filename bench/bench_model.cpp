@@ -152,11 +152,20 @@ std::string precision_of(const Options& o) {
 
 std::string quoted(const std::string& s) { return "\"" + s + "\""; }
 
+// As `mbmd predict` loads a model: in eval mode, with bf16 weights in a bf16 run.
+mbmd::model::FasterRCNN build_for_inference(const Options& o, const mbmd::Json& config) {
+  auto model = build(o, config);
+  model->eval();
+  const at::DeviceType device = at::Device(o.device).type();
+  mbmd::model::hold_inference_weights(
+      *model, mbmd::model::usable_precision(model->options().precision, device));
+  return model;
+}
+
 void run_infer(const Options& o) {
   std::vector<std::pair<int64_t, int64_t>> sizes;
   for (const auto& s : split(o.sizes, ',')) sizes.push_back(parse_size(s));
-  auto model = build(o, config_for(o, sizes[0].first, sizes[0].second));
-  model->eval();
+  auto model = build_for_inference(o, config_for(o, sizes[0].first, sizes[0].second));
   const at::Device device(o.device);
   for (const auto& [h, w] : sizes) {
     // Same weights, new input limits: only InputOptions depend on the size.
@@ -286,8 +295,7 @@ void run_flops(const Options& o) {
 void run_profile(const Options& o) {
   const auto [h, w] = parse_size(o.sizes);
   const auto config = config_for(o, h, w);
-  auto model = build(o, config);
-  model->eval();
+  auto model = build_for_inference(o, config);
   const auto& options = model->options();
   const mbmd::model::RegionProposer proposer(options);
   const auto image = synthetic_image(h, w);

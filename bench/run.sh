@@ -3,14 +3,15 @@
 # the same thread count, the two sides interleaved round by round (timings on shared VMs drift up
 # to 1.5x between processes), medians reported. docs/performance.md explains every number.
 #
-#   bash bench/run.sh                 # about 10 minutes on an idle 2-core machine
+#   bash bench/run.sh                 # about 25 minutes on an idle 2-core machine
 #   BENCH_ROUNDS=1 BENCH_RUNS=2 BENCH_SWEEP_RUNS=1 bash bench/run.sh  # a quick look
 #
 # Environment: BENCH_BUILD (build folder, default build-bench), BENCH_THREADS (2), BENCH_ROUNDS (3
 # latency rounds; training, size and predict phases use at most 2), BENCH_RUNS (timed runs per
 # process: 3), BENCH_SWEEP_RUNS (timed runs per size in the sweep: 2), BENCH_OUT (results folder),
-# BENCH_SKIP_BUILD=1 to use the binaries as they are. OPENBLAS_CORETYPE is left as the environment
-# sets it and recorded.
+# BENCH_SKIP_BUILD=1 to use the binaries as they are, BENCH_FILMS and BENCH_FILM_COUNT (the
+# predict phase's films: ../shared/data/mini-mias, 100). OPENBLAS_CORETYPE is left as the
+# environment sets it and recorded.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -122,34 +123,58 @@ for ((r = 1; r <= SHORT_ROUNDS; r++)); do
   fi
 done
 
-# Throughput of `mbmd predict` over a folder of PNGs (decoding included) against a torchvision
-# loop (read_image + model) over the same files with the same weights.
+# Throughput of `mbmd predict`, in fp32 and bf16, over mini-MIAS films (BENCH_FILMS, default
+# ../shared/data/mini-mias; the first BENCH_FILM_COUNT of its PNGs, 100), decoding included,
+# against a torchvision loop (read_image + model) over the same files with the same weights.
+# Without the films, 8 generated PNGs of 1024x832 stand in, and the row says so.
 MBMD="$BUILD/mbmd"
 if [[ -x "$MBMD" ]] && "$MBMD" --help 2>&1 | grep -q predict; then
   IMAGES="$OUT/images"
   rm -rf "$IMAGES"
-  $TV images "$IMAGES" --count 8 --size 1024x832 >/dev/null
+  mkdir -p "$IMAGES"
+  FILMS=${BENCH_FILMS:-$ROOT/../shared/data/mini-mias}
+  find "$FILMS" -maxdepth 1 -name '*.png' 2>/dev/null | sort | head -n "${BENCH_FILM_COUNT:-100}" |
+    while read -r film; do ln -s "$(readlink -f "$film")" "$IMAGES/"; done
+  COUNT=$(find "$IMAGES" -name '*.png' | wc -l)
+  if ((COUNT > 0)); then
+    WHAT="$COUNT mini-MIAS films 1024x1024"
+  else
+    $TV images "$IMAGES" --count 8 --size 1024x832 >/dev/null
+    COUNT=8
+    WHAT="8 generated PNGs 1024x832 (no mini-MIAS films in $FILMS)"
+  fi
   # Both sides are timed as whole processes: start-up, weights, decoding and the model.
   predict_record() {
-    local round=$1 side=$2
-    shift 2
+    local round=$1 side=$2 precision=$3
+    shift 3
     local start end
     start=$(date +%s.%N)
     if ! "$@" >/dev/null; then
-      log "$side predict failed: $*"
+      log "$side $precision predict failed: $*"
       return 0
     fi
     end=$(date +%s.%N)
-    echo "{\"round\": $round, \"side\": \"$side\", \"mode\": \"predict\", \"images\": 8," \
+    echo "{\"round\": $round, \"side\": \"$side\", \"precision\": \"$precision\"," \
+      "\"mode\": \"predict\", \"images\": $COUNT, \"what\": \"$WHAT\"," \
       "\"seconds\": $(echo "$end - $start" | bc)," \
-      "\"images_per_minute\": $(echo "scale=3; 480 / ($end - $start)" | bc)}" >>"$RESULTS"
+      "\"images_per_minute\": $(echo "scale=3; 60 * $COUNT / ($end - $start)" | bc)}" >>"$RESULTS"
+  }
+  mbmd_predict() {
+    "$MBMD" predict --threads "$THREADS" --checkpoint "$WEIGHTS" \
+      --config torchvision_fasterrcnn_r50_fpn --set model.num_classes=90 "$@" \
+      --out "$OUT/predict.json" "$IMAGES"
   }
   for ((r = 1; r <= SHORT_ROUNDS; r++)); do
-    log "predict round $r/$SHORT_ROUNDS"
-    predict_record $r torchvision $TV predict "$IMAGES"
-    predict_record $r mbmd "$MBMD" predict --threads "$THREADS" --checkpoint "$WEIGHTS" \
-      --config torchvision_fasterrcnn_r50_fpn --set model.num_classes=90 \
-      --out "$OUT/predict.json" "$IMAGES"
+    log "predict round $r/$SHORT_ROUNDS ($WHAT)"
+    sides=(tv fp32 bf16)
+    ((r % 2 == 0)) && sides=(bf16 fp32 tv)
+    for side in "${sides[@]}"; do
+      case $side in
+        tv) predict_record $r torchvision fp32 $TV predict "$IMAGES" ;;
+        fp32) predict_record $r mbmd fp32 mbmd_predict ;;
+        bf16) predict_record $r mbmd bf16 mbmd_predict $BF16 ;;
+      esac
+    done
   done
 else
   log "mbmd predict is not available in $MBMD: throughput not measured"

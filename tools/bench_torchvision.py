@@ -295,12 +295,15 @@ def cmd_summarize(args):
         if ours and theirs:
             ratio, n = paired_ratio("infer", "faster_rcnn_r50_fpn", size, "sweep")
             add(f"Inference {size} (size sweep), FPN", median(ours), median(theirs), ratio, n, "-")
-    pred_ours = [r["images_per_minute"] for r in select("predict", "mbmd")]
     pred_tv = [r["images_per_minute"] for r in select("predict", "torchvision")]
-    if pred_ours and pred_tv:
-        add("Predict throughput, 8 PNGs 1024x832 (images/min, whole process)",
-            median(pred_ours), median(pred_tv), median(pred_ours) / median(pred_tv),
-            len(pred_ours), "higher is better", unit="img/min")
+    for precision, prefix in [("fp32", "Predict"), ("bf16", "BF16 predict")]:
+        runs = select("predict", "mbmd", precision=precision)
+        pred_ours = [r["images_per_minute"] for r in runs]
+        if pred_ours and pred_tv:
+            what = runs[0].get("what", "8 PNGs 1024x832")
+            add(f"{prefix} throughput, {what} (images/min, whole process)", median(pred_ours),
+                median(pred_tv), median(pred_ours) / median(pred_tv), len(pred_ours),
+                "higher is better", unit="img/min")
     for note in select("note"):
         out.append(f"| {note['text']} | | | | |")
 

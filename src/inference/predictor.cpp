@@ -5,6 +5,7 @@
 #include "mbmd/core/error.h"
 #include "mbmd/inference/checkpoint_config.h"
 #include "mbmd/model/device.h"
+#include "mbmd/model/precision.h"
 #include "mbmd/model/weights.h"
 
 namespace mbmd::engine {
@@ -28,8 +29,12 @@ LoadedDetector load_detector(const std::string& path, const std::optional<Json>&
                 " tensors of the model (" + names + (report.missing.size() > 3 ? ", ..." : "") +
                 "); was it trained with another config?");
   }
-  out.model->to(model::device_from_config(out.config));
+  const at::Device device = model::device_from_config(out.config);
+  out.model->to(device);
   out.model->eval();
+  // Loaded to infer only: a bf16 run keeps its weights in bf16, not in FP32 and bf16 both.
+  model::hold_inference_weights(
+      *out.model, model::usable_precision(out.model->options().precision, device.type()));
   return out;
 }
 

@@ -1,6 +1,9 @@
 #include "mbmd/model/precision.h"
 
 #include <ATen/autocast_mode.h>
+#include <c10/core/GradMode.h>
+#include <torch/nn/modules/conv.h>
+#include <torch/nn/modules/linear.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -9,6 +12,7 @@
 
 #include "mbmd/core/build_info.h"
 #include "mbmd/core/error.h"
+#include "mbmd/model/layers.h"
 
 namespace mbmd::model {
 
@@ -71,6 +75,33 @@ PrecisionScope::~PrecisionScope() {
   } else {
     at::autocast::set_enabled(was_enabled_);
     at::autocast::set_autocast_gpu_dtype(was_dtype_);
+  }
+}
+
+namespace {
+
+void hold_in_bf16(at::Tensor& parameter) {
+  if (parameter.defined()) parameter.set_data(parameter.detach().to(at::kBFloat16));
+}
+
+}  // namespace
+
+void hold_inference_weights(torch::nn::Module& model, Precision precision) {
+  if (precision != Precision::bf16) return;
+  c10::NoGradGuard no_grad;
+  for (const auto& module : model.modules()) {
+    if (auto conv = std::dynamic_pointer_cast<torch::nn::Conv2dImpl>(module)) {
+      auto standardised = std::dynamic_pointer_cast<Conv2dImpl>(module);
+      if (standardised && standardised->standardised) {
+        conv->weight.set_data(standardised->effective_weight().detach());
+        standardised->standardised = false;
+      }
+      hold_in_bf16(conv->weight);
+      hold_in_bf16(conv->bias);
+    } else if (auto linear = std::dynamic_pointer_cast<torch::nn::LinearImpl>(module)) {
+      hold_in_bf16(linear->weight);
+      hold_in_bf16(linear->bias);
+    }
   }
 }
 

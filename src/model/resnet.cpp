@@ -64,6 +64,9 @@ class ConvBN {
         c10::InferenceMode normal(false);
         at::NoGradGuard no_grad;
         std::tie(cached_weight_, cached_bias_) = fold(conv, bn);
+        // A weight held in bf16 for inference (hold_inference_weights) is folded in FP32 and
+        // kept in bf16 too.
+        cached_weight_ = cached_weight_.to(conv->weight.scalar_type());
         // oneDNN takes the weights in the input's memory format; keeping them so saves a
         // conversion per call.
         if (key[10] == 1)

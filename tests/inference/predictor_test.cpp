@@ -3,12 +3,14 @@
 #include "mbmd/inference/predictor.h"
 
 #include <gtest/gtest.h>
+#include <stdlib.h>
 
 #include <filesystem>
 
 #include "mbmd/core/error.h"
 #include "mbmd/data/image_io.h"
 #include "mbmd/data/png.h"
+#include "mbmd/model/precision.h"
 #include "mbmd/model/weights.h"
 #include "synthetic_set.h"
 #include "temp_dir.h"
@@ -150,6 +152,40 @@ TEST_F(DetectorTest, RunsOnTheConfiguredDeviceNotTheTrainingOne) {
       EXPECT_NE(std::string(e.what()).find("runtime.device"), std::string::npos) << e.what();
     }
   }
+}
+
+// runtime.precision bf16: the loaded model holds its convolution and linear weights in bf16 and
+// returns FP32 detections; where the CPU has no BF16 it falls back to fp32 and holds FP32.
+TEST_F(DetectorTest, LoadsABf16ModelWithBf16Weights) {
+  at::manual_seed(0);
+  model::FasterRCNN detector(model::detector_options_from_config(config_));
+  io::Checkpoint checkpoint;
+  checkpoint.state_dict = model::model_state_dict(*detector);
+  checkpoint.meta = {{"config", config_}};
+  const std::string path = (root_ / "model.ckpt").string();
+  io::save_checkpoint(path, checkpoint);
+  auto conv_weight_type = [](const LoadedDetector& loaded) {
+    for (const auto& p : loaded.model->named_parameters())
+      if (p.value().dim() == 4) return p.value().scalar_type();
+    return at::kDouble;
+  };
+  ::setenv("MBMD_CPU_BF16", "0", 1);
+  EXPECT_EQ(conv_weight_type(load_detector(path, std::nullopt, {"runtime.precision=bf16"})),
+            at::kFloat);
+  ::unsetenv("MBMD_CPU_BF16");
+  EXPECT_EQ(conv_weight_type(load_detector(path)), at::kFloat);
+  if (!model::cpu_supports_bf16()) GTEST_SKIP() << "this CPU has no BF16 instructions";
+  auto loaded = load_detector(path, std::nullopt, {"runtime.precision=bf16"});
+  EXPECT_EQ(conv_weight_type(loaded), at::kBFloat16);
+  DataPipeline pipeline(read_dataset_from_config(config_).samples,
+                        pipeline_options_from_config(config_, false));
+  size_t seen = 0;
+  run_detector(*loaded.model, pipeline, [&](const ImageResult& r) {
+    EXPECT_EQ(r.detections.boxes.scalar_type(), at::kFloat);
+    EXPECT_EQ(r.detections.scores.scalar_type(), at::kFloat);
+    ++seen;
+  });
+  EXPECT_EQ(seen, 3u);
 }
 
 }  // namespace

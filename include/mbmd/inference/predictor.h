@@ -26,7 +26,9 @@ struct LoadedDetector {
 // mode on runtime.device: `config`'s, or the CPU for a checkpoint's own config (it names the
 // machine the run trained on). `overrides` ("key=value") are applied to the config before the
 // model is built, so that they may change its shape (model.num_classes) as well as test-time
-// settings and the device.
+// settings and the device. With runtime.precision bf16 (where the device can run it) the
+// convolution and linear weights are held in bf16 (model::hold_inference_weights): the model is
+// for inference only.
 LoadedDetector load_detector(const std::string& checkpoint_path,
                              const std::optional<Json>& config = std::nullopt,
                              const std::vector<std::string>& overrides = {});

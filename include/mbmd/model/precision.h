@@ -1,14 +1,19 @@
 // The precision the detector computes in (config key runtime.precision, docs/config.md):
 // fp32, or bf16, where convolutions and linear layers run in bfloat16 (through oneDNN on the CPU,
 // channels-last) by autocast while everything else (RoIAlign, box decoding, NMS, scores, losses)
-// stays FP32. Weights stay FP32: autocast casts them for each forward pass, so training keeps FP32
-// master weights and optimiser state, and checkpoints load in either precision.
+// stays FP32. Training keeps FP32 weights (autocast casts them for each forward pass), so its
+// master weights and optimiser state are FP32 and checkpoints load in either precision; a model
+// loaded only to infer holds its convolution and linear weights in bf16 (hold_inference_weights).
 #pragma once
 
 #include <ATen/ATen.h>
 
 #include <string>
 #include <vector>
+
+namespace torch::nn {
+class Module;
+}
 
 namespace mbmd::model {
 
@@ -41,6 +46,14 @@ class PrecisionScope {
   bool was_enabled_ = false;
   at::ScalarType was_dtype_ = at::kFloat;
 };
+
+// For a model that will only infer, in `precision` (as usable_precision gives it): with bf16, the
+// weights and biases of its convolutions and linear layers become bf16 (a standardised
+// convolution's weight is standardised first), the very values autocast would cast from FP32 and
+// cache beside them. So inference holds half the weight memory and gives the same detections. Norm
+// parameters and buffers stay FP32. The model can then neither train nor give an FP32 checkpoint;
+// fp32 changes nothing.
+void hold_inference_weights(torch::nn::Module& model, Precision precision);
 
 // The tensor(s) in FP32 (no copy when already FP32): where bf16 activations meet the parts that
 // stay FP32.
