@@ -59,11 +59,13 @@ int compare_command(const Args& args) {
     j["a"] = result.name_a;
     j["b"] = result.name_b;
     j["gt"] = result.gt;
+    if (!result.operating_point.empty()) j["operating_point"] = result.operating_point;
     std::cout << j.dump() << "\n";
     return 0;
   }
   std::cout << engine::format_paired(result.paired, result.metrics, result.name_a, result.name_b,
                                      options.bootstrap);
+  if (!result.operating_point.empty()) std::cout << result.operating_point << "\n";
   return 0;
 }
 

@@ -1,7 +1,9 @@
 #include "mbmd/workflows/compare.h"
 
 #include <filesystem>
+#include <limits>
 
+#include "cv_pooled.h"
 #include "mbmd/core/error.h"
 #include "mbmd/core/json_file.h"
 #include "mbmd/eval/coco_io.h"
@@ -11,10 +13,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// A side of the comparison: the results file, and for a cv run its pooled ground truth and eval
-// section.
+// A side of the comparison: the results file, and for a cv run its folder, pooled ground truth
+// and eval section.
 struct CompareSide {
-  std::string dets, gt;
+  std::string dets, gt, cv_dir;
   Json eval_section = Json::object();
 };
 
@@ -26,6 +28,7 @@ CompareSide side_of(const std::string& input) {
     return side;
   }
   const fs::path dir(input);
+  side.cv_dir = input;
   side.dets = (dir / "test_dets.json").string();
   side.gt = (dir / "test_gt.json").string();
   if (!fs::exists(side.dets) || !fs::exists(side.gt))
@@ -43,6 +46,26 @@ EvalSet results_on(const std::string& dets, const EvalSet& gt) {
   EvalSet set = gt;
   set.detections = read_coco_results(dets, gt);
   return set;
+}
+
+// Two cv runs: TPR and FPPI at each fold's own validation threshold, as `mbmd cv` reports them,
+// not at one threshold chosen on the pooled test parts.
+void at_fold_operating_points(const CompareSide& a, const CompareSide& b, const EvalSet& gt,
+                              const BootstrapOptions& bootstrap, CompareResult& result) {
+  std::vector<std::string> metrics;
+  for (const auto& m : result.metrics)
+    if (m == "tpr" || m == "fppi") metrics.push_back(m);
+  if (metrics.empty()) return;
+  EvalSet operating_a = gt, operating_b = gt;
+  operating_a.detections = pooled_at_fold_thresholds(a.cv_dir, gt);
+  operating_b.detections = pooled_at_fold_thresholds(b.cv_dir, gt);
+  EvalOptions keep_all = result.eval;
+  keep_all.score_thr = std::numeric_limits<double>::lowest();
+  for (auto& [name, metric] :
+       paired_bootstrap(operating_a, operating_b, keep_all, metrics, bootstrap))
+    result.paired[name] = metric;
+  result.operating_point =
+      "TPR and FPPI at each fold's own threshold, chosen on its validation part";
 }
 
 }  // namespace
@@ -71,6 +94,8 @@ CompareResult run_compare(const CompareOptions& options) {
   result.name_b = options.b;
   result.paired = paired_bootstrap(results_on(a.dets, gt), results_on(b.dets, gt), result.eval,
                                    result.metrics, options.bootstrap);
+  if (!a.cv_dir.empty() && !b.cv_dir.empty())
+    at_fold_operating_points(a, b, gt, options.bootstrap, result);
   return result;
 }
 

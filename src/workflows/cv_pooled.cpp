@@ -139,6 +139,11 @@ std::vector<Detection> at_fold_thresholds(const fs::path& dir, const Json& resul
 
 }  // namespace
 
+std::vector<Detection> pooled_at_fold_thresholds(const std::string& work_dir, const EvalSet& gt) {
+  const fs::path file = fs::path(work_dir) / "test_dets.json";
+  return at_fold_thresholds(work_dir, read_json_file(file.string(), "pooled test results"), gt);
+}
+
 std::string pooled_intervals(const std::string& work_dir, const Json& config,
                              const BootstrapOptions& bootstrap) {
   const fs::path dir(work_dir);

@@ -44,6 +44,12 @@ int write_pooled_test_results(const std::string& work_dir, const data::Dataset& 
 std::string pooled_intervals(const std::string& work_dir, const Json& config,
                              const BootstrapOptions& bootstrap);
 
+// The pooled single-model results of the cv run in `work_dir` (DIR/test_dets.json) on `gt` (its
+// test_gt.json), each detection kept only when it reaches its own fold's operating threshold
+// (fold<r>/fold.json, chosen on that fold's validation part; a fold without one keeps nothing):
+// what TPR and FPPI are measured on.
+std::vector<Detection> pooled_at_fold_thresholds(const std::string& work_dir, const EvalSet& gt);
+
 // DIR/intervals.json as pooled_intervals wrote it (with "froc_band", the FROC's band on the
 // pooled test parts); null when there is none.
 Json read_pooled_bootstrap(const std::string& work_dir);

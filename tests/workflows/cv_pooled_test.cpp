@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "mbmd/core/json_file.h"
+#include "pooled_run.h"
 #include "temp_dir.h"
 
 namespace mbmd::engine {
@@ -13,39 +14,15 @@ namespace {
 
 namespace fs = std::filesystem;
 
-Json image(int id) {
-  return {
-      {"id", id}, {"file_name", "f" + std::to_string(id) + ".png"}, {"width", 64}, {"height", 64}};
-}
-
-Json mass(int id, int image_id) {
-  return {{"id", id},    {"image_id", image_id}, {"category_id", 1}, {"bbox", {10, 10, 20, 20}},
-          {"area", 400}, {"iscrowd", 0}};
-}
-
-Json detection(int image_id, int fold, double score, double x) {
-  return {{"image_id", image_id},
-          {"category_id", 1},
-          {"bbox", {x, 10, 20, 20}},
-          {"score", score},
-          {"fold", fold}};
-}
-
 TEST(PooledIntervals, TprAndFppiAtEachFoldsOwnThreshold) {
   const fs::path dir = mbmd::testing::fresh_test_dir("mbmd_cv_pooled_");
-  write_json_file((dir / "test_gt.json").string(),
-                  {{"images", {image(1), image(2)}},
-                   {"annotations", {mass(1, 1), mass(2, 2)}},
-                   {"categories", {{{"id", 1}, {"name", "mass"}}}}});
   // Fold 0 (image 1) operates at 0.5, so its hit at 0.4 does not count; fold 1 (image 2) at 0.2
   // keeps its hit at 0.3 and its false positive at 0.25 (x 40: no overlap).
-  write_json_file((dir / "test_dets.json").string(),
-                  {detection(1, 0, 0.4, 10), detection(2, 1, 0.3, 10), detection(2, 1, 0.25, 40)});
-  for (const auto& [fold, thr] : {std::pair{0, 0.5}, std::pair{1, 0.2}}) {
-    fs::create_directories(dir / ("fold" + std::to_string(fold)));
-    write_json_file((dir / ("fold" + std::to_string(fold)) / "fold.json").string(),
-                    {{"score_thr", thr}});
-  }
+  mbmd::testing::write_pooled_run(dir,
+                                  {mbmd::testing::pooled_detection(1, 0, 0.4, 10),
+                                   mbmd::testing::pooled_detection(2, 1, 0.3, 10),
+                                   mbmd::testing::pooled_detection(2, 1, 0.25, 40)},
+                                  {{0, 0.5}, {1, 0.2}});
   Json config = default_config();
   apply_overrides(config, {"eval.hit_iou=0.5"});
   BootstrapOptions bootstrap;

@@ -29,6 +29,9 @@ struct CompareResult {
   EvalOptions eval;
   std::vector<std::string> metrics;
   std::map<std::string, PairedMetric> paired;
+  // Where TPR and FPPI were measured, when not at the eval settings' own threshold (two cv runs:
+  // at each fold's validation threshold); empty otherwise.
+  std::string operating_point;
 };
 
 // mbmd::Error naming the file when an input is missing, is not a results file or a finished cv
