@@ -1,5 +1,6 @@
 #include "mbmd/core/config.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -160,6 +161,13 @@ std::vector<ConfigDifference> config_differences(const Json& before, const Json&
   std::vector<ConfigDifference> out;
   collect_differences(before, after, "", out);
   return out;
+}
+
+bool is_run_environment_key(const std::string& dotted_key) {
+  static const std::vector<std::string> keys = {"runtime.threads", "runtime.device",
+                                                "data.workers",    "data.root",
+                                                "data.cache",      "train.log_interval"};
+  return std::find(keys.begin(), keys.end(), dotted_key) != keys.end();
 }
 
 }  // namespace mbmd

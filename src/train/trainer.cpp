@@ -81,12 +81,11 @@ void trim_log(const std::string& path, int64_t epochs_done) {
 }
 
 // Differences between the config a run was started with and the one it is resumed with, as
-// "key BEFORE -> AFTER", ignoring the keys that may change between the two (runtime, loaders).
+// "key BEFORE -> AFTER", leaving out the run's environment (is_run_environment_key).
 std::vector<std::string> config_changes(const Json& before, const Json& now) {
   std::vector<std::string> changes;
   for (const auto& d : config_differences(before, now)) {
-    if (d.key.rfind("runtime.", 0) == 0 || d.key == "data.workers" || d.key == "data.cache")
-      continue;
+    if (is_run_environment_key(d.key)) continue;
     changes.push_back(d.key + " " + d.before + " -> " + d.after);
   }
   return changes;

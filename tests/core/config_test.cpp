@@ -32,6 +32,15 @@ TEST(Config, DifferencesNameEachChangedLeafInKeyOrder) {
   EXPECT_TRUE(config_differences(after, after).empty());
 }
 
+// Where and how fast a run goes may change on resume; what it computes may not.
+TEST(Config, RunEnvironmentKeysAreOnlyWhereAndHowFast) {
+  for (const char* key : {"runtime.threads", "runtime.device", "data.workers", "data.root",
+                          "data.cache", "train.log_interval"})
+    EXPECT_TRUE(is_run_environment_key(key)) << key;
+  for (const char* key : {"runtime.precision", "train.lr", "data.split_seed", "runtime", "data"})
+    EXPECT_FALSE(is_run_environment_key(key)) << key;
+}
+
 TEST(Config, UnknownKeyIsNamed) {
   Json config = default_config();
   try {

@@ -40,4 +40,9 @@ struct ConfigDifference {
 // The leaf keys whose values differ between `before` and `after`, in key order.
 std::vector<ConfigDifference> config_differences(const Json& before, const Json& after);
 
+// Whether a dotted key decides only where and how fast a run goes, not what it computes
+// (runtime.threads, runtime.device, data.workers, data.root, data.cache, train.log_interval): such
+// keys may change when a run is resumed, on another machine or with the data moved.
+bool is_run_environment_key(const std::string& dotted_key);
+
 }  // namespace mbmd
