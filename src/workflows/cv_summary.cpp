@@ -37,6 +37,12 @@ void write_cv_report(const CvRun& run, const CvResult& result) {
     table.rows.push_back(std::move(row));
   }
   report.tables.push_back(table);
+  if (!result.pooled_bootstrap.is_null())
+    report.tables.push_back(intervals_table(
+        "Pooled test parts (each fold's model on its own part; TPR and FPPI at each fold's "
+        "validation threshold), with " +
+            bootstrap_band_label(result.pooled_bootstrap),
+        result.pooled_bootstrap));
   std::vector<PlotSeries> curves;
   for (const auto& f : result.folds)
     curves.push_back(froc_series("fold " + std::to_string(f.permutation), f.test_metrics));

@@ -123,6 +123,10 @@ PlotSeries froc_series(const std::string& name, const Json& metrics);
 // the "sens@F" intervals of "metrics"; points without an interval are left out.
 PlotSeries froc_band_series(const std::string& name, const Json& bootstrap);
 
+// Rows "metric | value | 95% CI" of a bootstrap object's "metrics" (as above), in the order of
+// `mbmd eval --bootstrap`; "n/a" where a value or its interval is undefined.
+ReportTable intervals_table(const std::string& title, const Json& bootstrap);
+
 // "95% CI, patient-level bootstrap (1000 resamples)" for a bootstrap object.
 std::string bootstrap_band_label(const Json& bootstrap);
 
