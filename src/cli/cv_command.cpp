@@ -69,6 +69,10 @@ int cv_command(const Args& args) {
       .config_overrides(&overrides, &threads)
       .flag("resume", "keep finished folds and continue an unfinished one")
       .to(&options.resume)
+      .flag("reevaluate",
+            "with --resume: evaluate the finished folds again from their checkpoints, with the "
+            "eval keys given now (e.g. --set eval.variant=flip+snapshot), without training")
+      .to(&options.reevaluate)
       .flag("quiet", "no progress on stderr");
   if (!parser.parse(args)) return 0;
   if (!parser.positionals().empty())

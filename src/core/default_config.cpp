@@ -157,7 +157,8 @@ constexpr const char* kDefaults = R"json({
     "score_thr": -1.0,
     "fppi_cap": 1.0,
     "count_normals": true,
-    "area_scale_short_side": 800
+    "area_scale_short_side": 800,
+    "variant": "single"
   },
   "runtime": {
     "threads": 0,

@@ -6,6 +6,7 @@
 
 #include "cv_plan.h"
 #include "cv_pooled.h"
+#include "fold_detector.h"
 #include "mbmd/core/atomic_file.h"
 #include "mbmd/core/error.h"
 #include "mbmd/core/json_file.h"
@@ -32,23 +33,17 @@ void check_cv_work_dir(const CvOptions& options) {
                 "--repeats");
 }
 
-// Keys that may change between the sessions of one run: they decide speed and where files are,
-// not the results.
-bool may_change_on_resume(const std::string& key) {
-  static const std::vector<std::string> keys = {"runtime.threads", "data.workers", "data.root",
-                                                "data.cache", "train.log_interval"};
-  return std::find(keys.begin(), keys.end(), key) != keys.end();
-}
-
 // A resumed run must go on with the config it started with: folds trained with another would
-// mix in one summary. Keys an older mbmd did not know are fine at their defaults.
+// mix in one summary. Keys of the run's environment may change (is_run_environment_key), and keys
+// an older mbmd did not know are fine at their defaults.
 void check_resumed_config(const Json& config, const CvOptions& options) {
   const fs::path saved = fs::path(options.work_dir) / "config.json";
   if (!options.resume || !fs::exists(saved)) return;
   std::string changes;
   int count = 0;
   for (const auto& d : config_differences(read_json_file(saved.string()), config)) {
-    if (may_change_on_resume(d.key)) continue;
+    if (is_run_environment_key(d.key)) continue;
+    if (options.reevaluate && d.key.rfind("eval.", 0) == 0) continue;
     if (d.before == "absent" && d.after == config_at(default_config(), d.key).dump()) continue;
     if (++count <= 5) changes += "\n  " + d.key + ": " + d.before + " -> " + d.after;
   }
@@ -109,12 +104,22 @@ void check_folds(const data::Split& split, const data::Dataset& dataset, int fol
   }
 }
 
+// A finished fold as its fold.json keeps it, with its folder and checkpoint where the file is
+// now: a run copied or moved since is evaluated from, and into, its own folder.
+FoldResult moved_here(const fs::path& fold_file) {
+  FoldResult fold = fold_from_json(read_json_file(fold_file.string()));
+  fold.work_dir = fold_file.parent_path().string();
+  fold.checkpoint = (fold_file.parent_path() / fs::path(fold.checkpoint).filename()).string();
+  return fold;
+}
+
 // Permutation r of the run, or its result kept from before when resuming.
 FoldResult cv_fold(const CvRun& run, const CvOptions& options, int r,
                    const std::vector<double>& iou_thrs) {
   const fs::path fold_dir = fs::path(run.work_dir) / ("fold" + std::to_string(r));
   const fs::path fold_file = fold_dir / "fold.json";
-  if (options.resume && fs::exists(fold_file)) {
+  const bool done = options.resume && fs::exists(fold_file);
+  if (done && !options.reevaluate) {
     if (options.progress) std::cerr << "fold " << r << ": done before, kept\n";
     return fold_from_json(read_json_file(fold_file.string()));
   }
@@ -124,13 +129,15 @@ FoldResult cv_fold(const CvRun& run, const CvOptions& options, int r,
   fold_config["data"]["permutation"] = r;
   if (options.progress)
     std::cerr << "fold " << r << " of " << options.folds << " (permutation " << r
-              << "): " << fold_dir.string() << "\n";
+              << "): " << fold_dir.string() << (done ? ", trained before: evaluated again" : "")
+              << "\n";
   FoldOptions fold_options;
   fold_options.resume = options.resume;
   fold_options.progress = options.progress;
   fold_options.overlays = options.overlays;
   fold_options.extra_iou_thrs = iou_thrs;
-  FoldResult fold = run_fold(fold_config, fold_dir.string(), fold_options);
+  FoldResult fold = done ? reevaluate_fold(fold_config, moved_here(fold_file), fold_options)
+                         : run_fold(fold_config, fold_dir.string(), fold_options);
   write_json_file(fold_file.string(), fold_to_json(fold));
   return fold;
 }
@@ -138,6 +145,9 @@ FoldResult cv_fold(const CvRun& run, const CvOptions& options, int r,
 }  // namespace
 
 CvPlan plan_cv(const Json& config, const CvOptions& options) {
+  if (options.reevaluate && !options.resume)
+    throw Error("--reevaluate evaluates the folds of a run again: it needs --resume");
+  parse_fold_variant(config);
   check_cv_work_dir(options);
   check_resumed_config(config, options);
   CvPlan plan;
@@ -177,8 +187,8 @@ CvResult execute_cv(const CvPlan& plan, const CvOptions& options) {
   result.summary_json = (dir / "summary.json").string();
   result.report = (dir / "report.html").string();
   for (int r = 0; r < options.folds; ++r) {
-    const bool kept =
-        options.resume && fs::exists(dir / ("fold" + std::to_string(r)) / "fold.json");
+    const bool kept = options.resume && !options.reevaluate &&
+                      fs::exists(dir / ("fold" + std::to_string(r)) / "fold.json");
     result.folds.push_back(cv_fold(run, options, r, plan.iou_thrs));
     if (!kept) write_cv_summary(run, result);
   }

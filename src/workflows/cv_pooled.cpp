@@ -208,12 +208,18 @@ std::string compare_test_variants(const std::string& work_dir, const Json& confi
     }
   }
   if (out.empty()) return "";
-  const std::string text = markdown_table(
-      {"variant - single model", "metric", "single", "variant", "difference [95% CI]", "P(better)"},
-      rows);
+  // The folds' own results are those of eval.variant: the single models unless it says otherwise.
+  const std::string evaluated =
+      config_at(config, "eval").value("variant", std::string("single")) == "single"
+          ? "single model"
+          : "evaluated model (eval.variant " +
+                config_at(config, "eval").value("variant", std::string()) + ")";
+  const std::string text = markdown_table({"variant - " + evaluated, "metric", "evaluated",
+                                           "variant", "difference [95% CI]", "P(better)"},
+                                          rows);
   write_file_atomic((dir / "variants.md").string(),
-                    "Test-time variants against the single model on the pooled test parts "
-                    "(paired patient-level bootstrap, " +
+                    "Test-time variants of each fold's best.ckpt against the " + evaluated +
+                        " on the pooled test parts (paired patient-level bootstrap, " +
                         std::to_string(bootstrap.resamples) + " resamples, seed " +
                         std::to_string(bootstrap.seed) + ")\n\n" + text);
   write_json_file((dir / "variants.json").string(), out);

@@ -5,6 +5,7 @@
 #include <limits>
 #include <map>
 
+#include "fold_detector.h"
 #include "mbmd/core/error.h"
 #include "mbmd/core/json_file.h"
 #include "mbmd/core/strings.h"
@@ -17,10 +18,12 @@ namespace mbmd::engine {
 namespace fs = std::filesystem;
 namespace {
 
-// The fold's test evaluation at the operating threshold, and where that threshold came from.
+// The fold's test evaluation at the operating threshold, where that threshold came from, and
+// what was evaluated (eval.variant of the checkpoint).
 struct FoldEvaluation {
   SetEvaluation test;
   std::string threshold_origin;
+  std::string evaluated;
 };
 
 // The operating threshold comes from the validation part; without one, from the config or,
@@ -30,17 +33,24 @@ FoldEvaluation evaluate_fold(FoldResult& fold, const Json& config, const DataPar
   auto say = [&](const std::string& text) {
     if (options.progress) std::cerr << text << "\n" << std::flush;
   };
-  LoadedDetector detector = load_detector(fold.checkpoint, config);
+  FoldDetector detector(config, fold.checkpoint, (fs::path(fold.work_dir) / "last.ckpt").string());
+  auto evaluate_part = [&](const std::vector<data::Sample>& part, std::optional<double> t) {
+    auto samples = usable_samples(part);
+    if (samples.empty()) throw Error("evaluation: no images to evaluate");
+    auto detections = detector.detect(samples);
+    return evaluate_detections(config, std::move(samples), std::move(detections), t,
+                               options.extra_iou_thrs);
+  };
   std::optional<double> thr;
   const double given = config_at(config, "eval.score_thr").get<double>();
   if (given >= 0) thr = given;
   FoldEvaluation out;
+  out.evaluated = detector.description();
   out.threshold_origin = thr ? "given (eval.score_thr)" : "chosen on the validation part";
   if (!parts.val.empty()) {
-    say("evaluating " + fold.checkpoint + " on " + std::to_string(parts.val.size()) +
+    say("evaluating " + out.evaluated + " on " + std::to_string(parts.val.size()) +
         " validation images");
-    const SetEvaluation val =
-        evaluate_samples(*detector.model, config, parts.val, thr, options.extra_iou_thrs);
+    const SetEvaluation val = evaluate_part(parts.val, thr);
     fold.val_metrics = to_json(val.result);
     if (!thr) thr = val.result.operating_point.score_thr;
   } else if (!thr) {
@@ -49,7 +59,7 @@ FoldEvaluation evaluate_fold(FoldResult& fold, const Json& config, const DataPar
   if (parts.test.empty())
     throw Error("permutation " + std::to_string(fold.permutation) + ": the test part is empty");
   say("evaluating on " + std::to_string(parts.test.size()) + " test images");
-  out.test = evaluate_samples(*detector.model, config, parts.test, thr, options.extra_iou_thrs);
+  out.test = evaluate_part(parts.test, thr);
   if (thr && !std::isfinite(*thr))  // evaluated at the largest double: report it as infinite
     out.test.result.operating_point.score_thr = std::numeric_limits<double>::infinity();
   fold.test_metrics = to_json(out.test.result);
@@ -77,7 +87,7 @@ void write_fold_report(const std::string& work_dir, const Json& config, const Fo
   const std::string& threshold_origin = evaluation.threshold_origin;
   Report extra;
   extra.title = "mbmd fold " + std::to_string(fold.permutation) + ": " + dir.filename().string();
-  extra.facts.push_back({"evaluated checkpoint", fold.checkpoint});
+  extra.facts.push_back({"evaluated", evaluation.evaluated + " (" + fold.checkpoint + ")"});
   extra.facts.push_back({"images", std::to_string(fold.train_images) + " train, " +
                                        std::to_string(fold.val_images) + " validation, " +
                                        std::to_string(fold.test_images) + " test"});
@@ -101,16 +111,40 @@ void write_fold_report(const std::string& work_dir, const Json& config, const Fo
   write_train_report(work_dir, extra);
 }
 
+// Evaluates a trained fold on its parts and writes its metrics, test results and report.
+void evaluate_and_write(FoldResult& fold, const Json& config, const FoldOptions& options,
+                        SetEvaluation* test_out) {
+  const data::Dataset dataset = read_dataset_from_config(config);
+  const DataParts parts = split_dataset(config, dataset);
+  fold.train_images = static_cast<int>(parts.train.size());
+  fold.val_images = static_cast<int>(parts.val.size());
+  fold.test_images = static_cast<int>(parts.test.size());
+  FoldEvaluation evaluation = evaluate_fold(fold, config, parts, options);
+  write_fold_metrics(fs::path(fold.work_dir), fold, evaluation.test);
+  write_fold_report(fold.work_dir, config, fold, evaluation, options.overlays);
+  if (test_out) *test_out = std::move(evaluation.test);
+}
+
 }  // namespace
 
 SetEvaluation evaluate_samples(model::FasterRCNNImpl& model, const Json& config,
                                const std::vector<data::Sample>& samples,
                                std::optional<double> score_thr,
                                const std::vector<double>& extra_iou_thrs) {
+  auto usable = usable_samples(samples);
+  if (usable.empty()) throw Error("evaluation: no images to evaluate");
+  auto detections = detect_samples(model, config, usable);
+  return evaluate_detections(config, std::move(usable), std::move(detections), score_thr,
+                             extra_iou_thrs);
+}
+
+SetEvaluation evaluate_detections(const Json& config, std::vector<data::Sample> samples,
+                                  std::vector<model::Detections> detections,
+                                  std::optional<double> score_thr,
+                                  const std::vector<double>& extra_iou_thrs) {
   SetEvaluation out;
-  out.samples = usable_samples(samples);
-  if (out.samples.empty()) throw Error("evaluation: no images to evaluate");
-  out.detections = detect_samples(model, config, out.samples);
+  out.samples = std::move(samples);
+  out.detections = std::move(detections);
   EvalSet set = make_eval_set(out.samples, out.detections);
 
   // Areas at the model's input scale (short side eval.area_scale_short_side) for S / M / L.
@@ -154,15 +188,12 @@ FoldResult run_fold(const Json& config, const std::string& work_dir, const FoldO
   fold.checkpoint =
       fold.train.best_checkpoint.empty() ? fold.train.last_checkpoint : fold.train.best_checkpoint;
 
-  const data::Dataset dataset = read_dataset_from_config(config);
-  const DataParts parts = split_dataset(config, dataset);
-  fold.train_images = static_cast<int>(parts.train.size());
-  fold.val_images = static_cast<int>(parts.val.size());
-  fold.test_images = static_cast<int>(parts.test.size());
-  FoldEvaluation evaluation = evaluate_fold(fold, config, parts, options);
-  write_fold_metrics(dir, fold, evaluation.test);
-  write_fold_report(work_dir, config, fold, evaluation, options.overlays);
-  if (test_out) *test_out = std::move(evaluation.test);
+  evaluate_and_write(fold, config, options, test_out);
+  return fold;
+}
+
+FoldResult reevaluate_fold(const Json& config, FoldResult fold, const FoldOptions& options) {
+  evaluate_and_write(fold, config, options, nullptr);
   return fold;
 }
 

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
@@ -67,6 +68,10 @@ TEST_F(CvCommand, TwoFoldsPrintAndWriteTheSummary) {
                         "fold0/report.html", "fold1/test_metrics.json"})
     EXPECT_TRUE(fs::exists(root_ / "cv" / f)) << f;
   EXPECT_FALSE(fs::exists(root_ / "cv" / "repeat_0"));  // --repeats 1 (the default): no folder
+  std::ifstream report_in(root_ / "cv" / "report.html");
+  const std::string report((std::istreambuf_iterator<char>(report_in)),
+                           std::istreambuf_iterator<char>());
+  EXPECT_NE(report.find("Pooled test parts (each fold"), std::string::npos);  // the intervals
 
   // The pooled test parts: each test image once, the folds' results on its ids; a run compared
   // with itself differs by nothing.
@@ -173,7 +178,54 @@ TEST_F(CvCommand, BadInputFailsWithAMessage) {
   r = run_mbmd("cv --work-dir x");
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.output.find("--config"), std::string::npos) << r.output;
+  r = run_mbmd("cv " + data_args() + " " + dir + " --set eval.variant=mirror");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("eval.variant"), std::string::npos) << r.output;
+  r = run_mbmd("cv " + data_args() + " " + dir + " --reevaluate");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("--resume"), std::string::npos) << r.output;
   EXPECT_FALSE(fs::exists(root_ / "cv"));
+}
+
+// A finished run evaluated again as another eval.variant: the folds' metrics and results are
+// written anew from their checkpoints, nothing is trained, and the threshold comes from the
+// variant's own validation detections. Without --reevaluate the changed key is refused.
+TEST_F(CvCommand, ReevaluatesFinishedFoldsAsAnotherVariantWithoutTraining) {
+  const std::string dir = (root_ / "cv").string();
+  const std::string run = "cv " + data_args() + " --work-dir '" + dir +
+                          "' --folds 2 --metrics ap50,tpr --set model.roi.test.score_thr=0.0";
+  ASSERT_EQ(run_mbmd(run).status, 0);
+  const fs::path fold0 = root_ / "cv" / "fold0";
+  const auto trained = fs::last_write_time(fold0 / "last.ckpt");
+  const auto log_size = fs::file_size(fold0 / "log.jsonl");
+  auto read = [](const fs::path& p) { return nlohmann::json::parse(std::ifstream(p)); };
+  const auto single = read(fold0 / "test_dets.json");
+
+  ProgramRun r = run_mbmd(run + " --resume --set eval.variant=flip+snapshot");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("eval.variant"), std::string::npos) << r.output;
+
+  // Evaluated again in a copy of the run: from and into the copy's own folders.
+  const fs::path moved = root_ / "moved";
+  fs::copy(root_ / "cv", moved, fs::copy_options::recursive);
+  std::string again = run;
+  again.replace(again.find(dir), dir.size(), moved.string());
+  r = run_mbmd(again + " --resume --reevaluate --set eval.variant=flip+snapshot");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(fs::last_write_time(fold0 / "last.ckpt"), trained);
+  EXPECT_EQ(fs::file_size(moved / "fold0" / "log.jsonl"), log_size);
+  EXPECT_EQ(read(fold0 / "test_dets.json"), single);            // the original is untouched
+  EXPECT_NE(read(moved / "fold0" / "test_dets.json"), single);  // four runs merged per film
+  EXPECT_EQ(read(moved / "config.json")["eval"]["variant"], "flip+snapshot");
+  std::ifstream report_in(moved / "fold0" / "report.html");
+  const std::string report((std::istreambuf_iterator<char>(report_in)),
+                           std::istreambuf_iterator<char>());
+  EXPECT_NE(report.find("flip TTA"), std::string::npos);
+  // The run now continues as the variant: a plain --resume with it keeps every fold.
+  const auto evaluated = fs::last_write_time(moved / "fold0" / "test_dets.json");
+  r = run_mbmd(again + " --resume --set eval.variant=flip+snapshot");
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(fs::last_write_time(moved / "fold0" / "test_dets.json"), evaluated);
 }
 
 }  // namespace

@@ -38,6 +38,13 @@ SetEvaluation evaluate_samples(model::FasterRCNNImpl& model, const Json& config,
                                std::optional<double> score_thr = std::nullopt,
                                const std::vector<double>& extra_iou_thrs = {});
 
+// The evaluation of `detections` (detections[i] belongs to samples[i], all usable), as
+// evaluate_samples evaluates its model's.
+SetEvaluation evaluate_detections(const Json& config, std::vector<data::Sample> samples,
+                                  std::vector<model::Detections> detections,
+                                  std::optional<double> score_thr = std::nullopt,
+                                  const std::vector<double>& extra_iou_thrs = {});
+
 struct FoldOptions {
   bool resume = false;                 // continue a fold's run from its last.ckpt
   bool progress = true;                // the trainer's progress line and the fold's steps on stderr
@@ -62,12 +69,19 @@ struct FoldResult {
 FoldResult run_fold(const Json& config, const std::string& work_dir, const FoldOptions& options,
                     SetEvaluation* test = nullptr);
 
+// A fold trained before (`fold` as its fold.json keeps it), evaluated again with `config`'s eval
+// section: its metrics, test results and report are written anew; training is untouched.
+FoldResult reevaluate_fold(const Json& config, FoldResult fold, const FoldOptions& options);
+
 struct CvOptions {
   std::string work_dir;
   int folds = 5;           // permutations 0..folds-1 of the five parts
   std::string split_file;  // read the parts from here; otherwise DIR/split.json (made if absent)
   std::vector<std::string> metrics;  // empty: default_cv_metrics()
   bool resume = false;               // keep finished folds, resume an unfinished one
+  // With resume: evaluate the finished folds again with the config's eval section (which may
+  // differ from the run's), without training them again.
+  bool reevaluate = false;
   bool progress = true;
   int overlays = 6;
 };

@@ -1,0 +1,55 @@
+#include "fold_detector.h"
+
+#include <filesystem>
+
+#include "mbmd/core/error.h"
+#include "mbmd/inference/merge.h"
+
+namespace mbmd::engine {
+namespace fs = std::filesystem;
+
+FoldVariant parse_fold_variant(const Json& config) {
+  const Json section = config.value("eval", Json::object());
+  const Json value = section.value("variant", Json("single"));
+  const std::string text = value.is_string() ? value.get<std::string>() : value.dump();
+  if (text == "single") return {};
+  if (text == "flip") return {true, false};
+  if (text == "snapshot") return {false, true};
+  if (text == "flip+snapshot") return {true, true};
+  throw Error(
+      "config key eval.variant must be \"single\", \"flip\", \"snapshot\" or "
+      "\"flip+snapshot\", got " +
+      value.dump());
+}
+
+FoldDetector::FoldDetector(const Json& config, const std::string& checkpoint,
+                           const std::string& last)
+    : config_(config), variant_(parse_fold_variant(config)) {
+  models_.push_back(load_detector(checkpoint, config));
+  description_ = fs::path(checkpoint).filename().string();
+  const bool other_last =
+      !last.empty() && fs::exists(last) && !fs::equivalent(fs::path(last), fs::path(checkpoint));
+  if (variant_.snapshot && other_last) {
+    models_.push_back(load_detector(last, config));
+    description_ += " + " + fs::path(last).filename().string();
+  }
+  if (variant_.flip) description_ += ", flip TTA";
+}
+
+std::vector<model::Detections> FoldDetector::detect(const std::vector<data::Sample>& samples) {
+  std::vector<std::vector<model::Detections>> runs;
+  for (auto& m : models_) {
+    runs.push_back(detect_samples(*m.model, config_, samples));
+    if (variant_.flip) runs.push_back(detect_samples(*m.model, config_, samples, true));
+  }
+  if (runs.size() == 1) return runs.front();
+  std::vector<model::Detections> merged;
+  for (size_t i = 0; i < samples.size(); ++i) {
+    std::vector<model::Detections> of_image;
+    for (const auto& run : runs) of_image.push_back(run[i]);
+    merged.push_back(merge_detections(of_image, {}));
+  }
+  return merged;
+}
+
+}  // namespace mbmd::engine

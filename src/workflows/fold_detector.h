@@ -1,0 +1,43 @@
+// The model a cross-validation fold is evaluated as (config key eval.variant, docs/config.md):
+// its evaluated checkpoint alone ("single"), with the mirrored pass merged in ("flip"), with the
+// fold's last.ckpt merged in ("snapshot"), or both ("flip+snapshot"); the runs of each image are
+// merged by weighted box fusion, as `mbmd predict --tta flip` and ensembles merge them. The
+// operating threshold is chosen on the validation part's detections of that same model.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "mbmd/core/config.h"
+#include "mbmd/data/sample.h"
+#include "mbmd/inference/predictor.h"
+
+namespace mbmd::engine {
+
+// The variants eval.variant names; another value is an mbmd::Error naming the key.
+struct FoldVariant {
+  bool flip = false;
+  bool snapshot = false;
+};
+FoldVariant parse_fold_variant(const Json& config);
+
+class FoldDetector {
+ public:
+  // `checkpoint`: the fold's evaluated checkpoint; `last`: its last.ckpt (used by the snapshot
+  // variants when it is another file).
+  FoldDetector(const Json& config, const std::string& checkpoint, const std::string& last);
+
+  // The detections of every sample (all must load), in sample order, original pixels.
+  std::vector<model::Detections> detect(const std::vector<data::Sample>& samples);
+
+  // "best.ckpt", or e.g. "best.ckpt + last.ckpt, flip TTA": what is evaluated, in words.
+  const std::string& description() const { return description_; }
+
+ private:
+  Json config_;
+  FoldVariant variant_;
+  std::vector<LoadedDetector> models_;
+  std::string description_;
+};
+
+}  // namespace mbmd::engine

@@ -1,0 +1,37 @@
+// eval.variant: the model a cv fold is evaluated as.
+#include "fold_detector.h"
+
+#include <gtest/gtest.h>
+
+#include "mbmd/core/error.h"
+
+namespace mbmd::engine {
+namespace {
+
+TEST(FoldVariant, ParsesTheFourVariantsAndNamesTheKeyOtherwise) {
+  auto variant = [](const Json& value) {
+    Json config = default_config();
+    config["eval"]["variant"] = value;
+    return parse_fold_variant(config);
+  };
+  EXPECT_FALSE(variant("single").flip);
+  EXPECT_FALSE(variant("single").snapshot);
+  EXPECT_TRUE(variant("flip").flip);
+  EXPECT_FALSE(variant("flip").snapshot);
+  EXPECT_TRUE(variant("snapshot").snapshot);
+  EXPECT_TRUE(variant("flip+snapshot").flip && variant("flip+snapshot").snapshot);
+  Json old = default_config();
+  old["eval"].erase("variant");  // a config written before the key: single
+  EXPECT_FALSE(parse_fold_variant(old).flip);
+  for (const Json& bad : {Json("mirror"), Json(1)}) {
+    try {
+      variant(bad);
+      FAIL() << bad.dump() << " was accepted";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("eval.variant"), std::string::npos) << e.what();
+    }
+  }
+}
+
+}  // namespace
+}  // namespace mbmd::engine
