@@ -172,7 +172,9 @@ void add_demo_facts(Report& report, const DemoRun& run) {
                                           run.train_time + " (with evaluation)"});
   report.facts.push_back({"checkpoint", fold.checkpoint + " (best " + fold.train.best_metric +
                                             " on validation at epoch " +
-                                            std::to_string(fold.train.best_epoch) + ")"});
+                                            std::to_string(fold.train.best_epoch) +
+                                            "), evaluated as eval.variant " +
+                                            config_at(config, "eval").value("variant", "single")});
   report.facts.push_back({"operating threshold",
                           std::isfinite(fold.score_thr)
                               ? std::to_string(fold.score_thr) + " (best TPR at FPPI <= " +
