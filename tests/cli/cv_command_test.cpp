@@ -193,7 +193,8 @@ TEST_F(CvCommand, BadInputFailsWithAMessage) {
 TEST_F(CvCommand, ReevaluatesFinishedFoldsAsAnotherVariantWithoutTraining) {
   const std::string dir = (root_ / "cv").string();
   const std::string run = "cv " + data_args() + " --work-dir '" + dir +
-                          "' --folds 2 --metrics ap50,tpr --set model.roi.test.score_thr=0.0";
+                          "' --folds 2 --metrics ap50,tpr --set model.roi.test.score_thr=0.0 "
+                          "--set eval.variant=single";
   ASSERT_EQ(run_mbmd(run).status, 0);
   const fs::path fold0 = root_ / "cv" / "fold0";
   const auto trained = fs::last_write_time(fold0 / "last.ckpt");
