@@ -113,4 +113,16 @@ model::Detections merge_detections(const std::vector<model::Detections>& runs,
   return top(weighted_box_fusion(all, options.iou_thr, runs.size()), options.max_dets);
 }
 
+std::vector<model::Detections> merge_runs_per_image(
+    const std::vector<std::vector<model::Detections>>& runs, const MergeOptions& options) {
+  if (runs.empty()) throw Error("merge_runs_per_image: no runs to merge");
+  std::vector<model::Detections> merged;
+  for (size_t i = 0; i < runs.front().size(); ++i) {
+    std::vector<model::Detections> of_image;
+    for (const auto& run : runs) of_image.push_back(run.at(i));
+    merged.push_back(merge_detections(of_image, options));
+  }
+  return merged;
+}
+
 }  // namespace mbmd::engine

@@ -113,13 +113,19 @@ FoldResult moved_here(const fs::path& fold_file) {
   return fold;
 }
 
+// Whether permutation r is kept as it was: resumed, finished, and not to be evaluated again.
+bool fold_kept(const CvOptions& options, int r) {
+  return options.resume && !options.reevaluate &&
+         fs::exists(fs::path(options.work_dir) / ("fold" + std::to_string(r)) / "fold.json");
+}
+
 // Permutation r of the run, or its result kept from before when resuming.
 FoldResult cv_fold(const CvRun& run, const CvOptions& options, int r,
                    const std::vector<double>& iou_thrs) {
   const fs::path fold_dir = fs::path(run.work_dir) / ("fold" + std::to_string(r));
   const fs::path fold_file = fold_dir / "fold.json";
   const bool done = options.resume && fs::exists(fold_file);
-  if (done && !options.reevaluate) {
+  if (fold_kept(options, r)) {
     if (options.progress) std::cerr << "fold " << r << ": done before, kept\n";
     return fold_from_json(read_json_file(fold_file.string()));
   }
@@ -147,7 +153,7 @@ FoldResult cv_fold(const CvRun& run, const CvOptions& options, int r,
 CvPlan plan_cv(const Json& config, const CvOptions& options) {
   if (options.reevaluate && !options.resume)
     throw Error("--reevaluate evaluates the folds of a run again: it needs --resume");
-  parse_fold_variant(config);
+  parse_fold_variant(config);  // an unknown eval.variant is an error before any training
   check_cv_work_dir(options);
   check_resumed_config(config, options);
   CvPlan plan;
@@ -187,8 +193,7 @@ CvResult execute_cv(const CvPlan& plan, const CvOptions& options) {
   result.summary_json = (dir / "summary.json").string();
   result.report = (dir / "report.html").string();
   for (int r = 0; r < options.folds; ++r) {
-    const bool kept = options.resume && !options.reevaluate &&
-                      fs::exists(dir / ("fold" + std::to_string(r)) / "fold.json");
+    const bool kept = fold_kept(options, r);
     result.folds.push_back(cv_fold(run, options, r, plan.iou_thrs));
     if (!kept) write_cv_summary(run, result);
   }

@@ -32,14 +32,6 @@ std::vector<data::Sample> test_samples(const data::Dataset& dataset, const data:
   return usable_samples(data::select_samples(dataset.samples, data::split_fold(split, r).test));
 }
 
-// Per image, the runs merged by weighted box fusion.
-std::vector<model::Detections> merged(const std::vector<model::Detections>& a,
-                                      const std::vector<model::Detections>& b) {
-  std::vector<model::Detections> out;
-  for (size_t i = 0; i < a.size(); ++i) out.push_back(merge_detections({a[i], b[i]}, {}));
-  return out;
-}
-
 void write_results(const fs::path& path, const std::vector<data::Sample>& samples,
                    const std::vector<model::Detections>& detections) {
   Json dets = Json::array();
@@ -68,10 +60,12 @@ void write_fold_variants(const std::string& work_dir, const data::Dataset& datas
     LoadedDetector best_model = load_detector(best.string());
     const auto plain = detect_samples(*best_model.model, best_model.config, samples);
     const auto mirrored = detect_samples(*best_model.model, best_model.config, samples, true);
-    write_results(dir / "test_dets_flip.json", samples, merged(plain, mirrored));
+    write_results(dir / "test_dets_flip.json", samples,
+                  merge_runs_per_image({plain, mirrored}, {}));
     LoadedDetector last_model = load_detector(last.string());
     const auto from_last = detect_samples(*last_model.model, last_model.config, samples);
-    write_results(dir / "test_dets_snapshot.json", samples, merged(plain, from_last));
+    write_results(dir / "test_dets_snapshot.json", samples,
+                  merge_runs_per_image({plain, from_last}, {}));
   }
 }
 
@@ -209,11 +203,9 @@ std::string compare_test_variants(const std::string& work_dir, const Json& confi
   }
   if (out.empty()) return "";
   // The folds' own results are those of eval.variant: the single models unless it says otherwise.
+  const std::string variant = config_at(config, "eval").value("variant", std::string("single"));
   const std::string evaluated =
-      config_at(config, "eval").value("variant", std::string("single")) == "single"
-          ? "single model"
-          : "evaluated model (eval.variant " +
-                config_at(config, "eval").value("variant", std::string()) + ")";
+      variant == "single" ? "single model" : "evaluated model (eval.variant " + variant + ")";
   const std::string text = markdown_table({"variant - " + evaluated, "metric", "evaluated",
                                            "variant", "difference [95% CI]", "P(better)"},
                                           rows);

@@ -34,12 +34,11 @@ FoldEvaluation evaluate_fold(FoldResult& fold, const Json& config, const DataPar
     if (options.progress) std::cerr << text << "\n" << std::flush;
   };
   FoldDetector detector(config, fold.checkpoint, (fs::path(fold.work_dir) / "last.ckpt").string());
+  const SampleDetector detect = [&](const std::vector<data::Sample>& samples) {
+    return detector.detect(samples);
+  };
   auto evaluate_part = [&](const std::vector<data::Sample>& part, std::optional<double> t) {
-    auto samples = usable_samples(part);
-    if (samples.empty()) throw Error("evaluation: no images to evaluate");
-    auto detections = detector.detect(samples);
-    return evaluate_detections(config, std::move(samples), std::move(detections), t,
-                               options.extra_iou_thrs);
+    return evaluate_samples(detect, config, part, t, options.extra_iou_thrs);
   };
   std::optional<double> thr;
   const double given = config_at(config, "eval.score_thr").get<double>();
@@ -131,20 +130,20 @@ SetEvaluation evaluate_samples(model::FasterRCNNImpl& model, const Json& config,
                                const std::vector<data::Sample>& samples,
                                std::optional<double> score_thr,
                                const std::vector<double>& extra_iou_thrs) {
-  auto usable = usable_samples(samples);
-  if (usable.empty()) throw Error("evaluation: no images to evaluate");
-  auto detections = detect_samples(model, config, usable);
-  return evaluate_detections(config, std::move(usable), std::move(detections), score_thr,
-                             extra_iou_thrs);
+  const SampleDetector detect = [&](const std::vector<data::Sample>& usable) {
+    return detect_samples(model, config, usable);
+  };
+  return evaluate_samples(detect, config, samples, score_thr, extra_iou_thrs);
 }
 
-SetEvaluation evaluate_detections(const Json& config, std::vector<data::Sample> samples,
-                                  std::vector<model::Detections> detections,
-                                  std::optional<double> score_thr,
-                                  const std::vector<double>& extra_iou_thrs) {
+SetEvaluation evaluate_samples(const SampleDetector& detect, const Json& config,
+                               const std::vector<data::Sample>& samples,
+                               std::optional<double> score_thr,
+                               const std::vector<double>& extra_iou_thrs) {
   SetEvaluation out;
-  out.samples = std::move(samples);
-  out.detections = std::move(detections);
+  out.samples = usable_samples(samples);
+  if (out.samples.empty()) throw Error("evaluation: no images to evaluate");
+  out.detections = detect(out.samples);
   EvalSet set = make_eval_set(out.samples, out.detections);
 
   // Areas at the model's input scale (short side eval.area_scale_short_side) for S / M / L.

@@ -42,14 +42,7 @@ std::vector<model::Detections> FoldDetector::detect(const std::vector<data::Samp
     runs.push_back(detect_samples(*m.model, config_, samples));
     if (variant_.flip) runs.push_back(detect_samples(*m.model, config_, samples, true));
   }
-  if (runs.size() == 1) return runs.front();
-  std::vector<model::Detections> merged;
-  for (size_t i = 0; i < samples.size(); ++i) {
-    std::vector<model::Detections> of_image;
-    for (const auto& run : runs) of_image.push_back(run[i]);
-    merged.push_back(merge_detections(of_image, {}));
-  }
-  return merged;
+  return runs.size() == 1 ? runs.front() : merge_runs_per_image(runs, {});
 }
 
 }  // namespace mbmd::engine

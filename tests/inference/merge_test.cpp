@@ -31,6 +31,20 @@ TEST(Merge, WeightedBoxFusionAveragesByScoreAndDiscountsLoneBoxes) {
   EXPECT_NEAR(merged.scores[1].item<float>(), 0.3f, 1e-6);
 }
 
+// Runs over several images merge image by image: image i of each run with image i of the others.
+TEST(Merge, RunsMergeImageByImage) {
+  const auto a0 = detections({0, 0, 10, 10}, {0.8f}, {0});
+  const auto b0 = detections({1, 1, 11, 11}, {0.4f}, {0});
+  const auto a1 = detections({50, 50, 60, 60}, {0.6f}, {0});
+  const auto b1 = detections({20, 20, 30, 30}, {0.5f}, {0});
+  const auto merged = merge_runs_per_image({{a0, a1}, {b0, b1}}, {});
+  ASSERT_EQ(merged.size(), 2u);
+  EXPECT_TRUE(merged[0].boxes.equal(merge_detections({a0, b0}, {}).boxes));
+  EXPECT_TRUE(merged[1].scores.equal(merge_detections({a1, b1}, {}).scores));
+  EXPECT_EQ(merged[1].scores.size(0), 2);  // the two boxes of image 1 do not overlap
+  EXPECT_THROW(merge_runs_per_image({}, {}), Error);
+}
+
 TEST(Merge, ClassesAreMergedApartAndNmsKeepsTheBest) {
   const auto a = detections({0, 0, 10, 10}, {0.8f}, {0});
   const auto b = detections({1, 1, 11, 11, 1, 1, 11, 11}, {0.4f, 0.7f}, {0, 1});

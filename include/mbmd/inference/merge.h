@@ -31,4 +31,8 @@ struct MergeOptions {
 model::Detections merge_detections(const std::vector<model::Detections>& runs,
                                    const MergeOptions& options);
 
+// Several runs over the same images (runs[k][i]: run k on image i), merged image by image.
+std::vector<model::Detections> merge_runs_per_image(
+    const std::vector<std::vector<model::Detections>>& runs, const MergeOptions& options);
+
 }  // namespace mbmd::engine

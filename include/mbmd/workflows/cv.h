@@ -7,6 +7,7 @@
 // metric as mean (std) over the folds, as the paper's tables, in Markdown, CSV and JSON.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -38,12 +39,15 @@ SetEvaluation evaluate_samples(model::FasterRCNNImpl& model, const Json& config,
                                std::optional<double> score_thr = std::nullopt,
                                const std::vector<double>& extra_iou_thrs = {});
 
-// The evaluation of `detections` (detections[i] belongs to samples[i], all usable), as
-// evaluate_samples evaluates its model's.
-SetEvaluation evaluate_detections(const Json& config, std::vector<data::Sample> samples,
-                                  std::vector<model::Detections> detections,
-                                  std::optional<double> score_thr = std::nullopt,
-                                  const std::vector<double>& extra_iou_thrs = {});
+// Detections of the given (usable) samples, one per sample in order.
+using SampleDetector =
+    std::function<std::vector<model::Detections>(const std::vector<data::Sample>&)>;
+
+// As above, with the detections `detect` gives (a merged variant of a model, say).
+SetEvaluation evaluate_samples(const SampleDetector& detect, const Json& config,
+                               const std::vector<data::Sample>& samples,
+                               std::optional<double> score_thr = std::nullopt,
+                               const std::vector<double>& extra_iou_thrs = {});
 
 struct FoldOptions {
   bool resume = false;                 // continue a fold's run from its last.ckpt
