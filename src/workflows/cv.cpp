@@ -41,17 +41,23 @@ void check_resumed_config(const Json& config, const CvOptions& options) {
   if (!options.resume || !fs::exists(saved)) return;
   std::string changes;
   int count = 0;
+  bool only_eval = true;
   for (const auto& d : config_differences(read_json_file(saved.string()), config)) {
     if (is_run_environment_key(d.key)) continue;
-    if (options.reevaluate && d.key.rfind("eval.", 0) == 0) continue;
+    const bool eval_key = d.key.rfind("eval.", 0) == 0;
+    if (options.reevaluate && eval_key) continue;
     if (d.before == "absent" && d.after == config_at(default_config(), d.key).dump()) continue;
+    only_eval = only_eval && eval_key;
     if (++count <= 5) changes += "\n  " + d.key + ": " + d.before + " -> " + d.after;
   }
   if (count == 0) return;
   if (count > 5) changes += "\n  ... and " + std::to_string(count - 5) + " more";
   throw Error("--resume: " + saved.string() + " holds the config this run started with, and " +
               std::to_string(count) + " key(s) now differ:" + changes +
-              "\nresume with the same --config and --set, or choose another --work-dir");
+              "\nresume with the same --config and --set, or choose another --work-dir" +
+              (only_eval ? "; only eval keys differ: --reevaluate evaluates the finished folds "
+                           "again with them, without training"
+                         : ""));
 }
 
 // The AP thresholds the summary's metrics need besides eval.iou_thrs (each name checked).

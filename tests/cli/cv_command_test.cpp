@@ -205,6 +205,7 @@ TEST_F(CvCommand, ReevaluatesFinishedFoldsAsAnotherVariantWithoutTraining) {
   ProgramRun r = run_mbmd(run + " --resume --set eval.variant=flip+snapshot");
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.output.find("eval.variant"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("--reevaluate"), std::string::npos) << r.output;  // the way out
 
   // Evaluated again in a copy of the run: from and into the copy's own folders.
   const fs::path moved = root_ / "moved";
