@@ -37,6 +37,9 @@ int compare_command(const Args& args) {
       .option("hit", "when a detection finds a mass: iou or center (default: A's config, or iou)")
       .option("iou", "IoU a hit needs with --hit iou (default: A's config, or 0.5)")
       .option("fppi-cap", "highest FPPI allowed when choosing the operating threshold")
+      .option("threshold-rule",
+              "which threshold when several reach the best TPR under the cap: highest, middle or "
+              "lowest (default: A's config, or highest)")
       .flag("exclude-normals", "leave images without ground truth out of FPPI")
       .option("metrics", "metrics, comma separated (apNN, tpr, fppi, cpm, sens@F)")
       .to(&metrics)

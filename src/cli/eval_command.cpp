@@ -77,6 +77,10 @@ int eval_command(const Args& args) {
               "operating score threshold for TPR and FPPI (default: the best TPR at FPPI <= "
               "--fppi-cap)")
       .option("fppi-cap", "highest FPPI allowed when choosing the threshold", "1.0")
+      .option("threshold-rule",
+              "which threshold when several reach the best TPR under the cap: highest, middle or "
+              "lowest",
+              "highest")
       .flag("exclude-normals", "leave images without ground truth out of FPPI")
       .flag("json", "print one JSON object instead of the table")
       .option("bootstrap",
@@ -107,6 +111,11 @@ int eval_command(const Args& args) {
   if (parser.has("score-thr")) options.score_thr = parser.get_double("score-thr");
   options.fppi_cap = parser.get_double("fppi-cap");
   if (!(options.fppi_cap >= 0.0)) throw Error("option --fppi-cap: must not be negative");
+  try {
+    options.threshold_rule = engine::parse_threshold_rule(parser.get("threshold-rule"));
+  } catch (const Error& e) {
+    throw Error(std::string("option --threshold-rule: ") + e.what());
+  }
   options.count_normals = !parser.has("exclude-normals");
 
   engine::EvalSet set = engine::read_coco_ground_truth(parser.get("gt"));

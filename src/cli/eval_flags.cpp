@@ -35,6 +35,7 @@ Json eval_flags(const ArgParser& parser) {
   if (parser.has("iou")) eval["hit_iou"] = parser.get_double("iou");
   if (parser.has("score-thr")) eval["score_thr"] = parser.get_double("score-thr");
   if (parser.has("fppi-cap")) eval["fppi_cap"] = parser.get_double("fppi-cap");
+  if (parser.has("threshold-rule")) eval["threshold_rule"] = parser.get("threshold-rule");
   if (parser.has("exclude-normals")) eval["count_normals"] = false;
   return eval;
 }

@@ -1,5 +1,5 @@
 // The evaluation flags that `mbmd eval` and `mbmd compare` share (--iou-thrs, --hit, --iou,
-// --score-thr, --fppi-cap, --exclude-normals), read the same way by both.
+// --score-thr, --fppi-cap, --threshold-rule, --exclude-normals), read the same way by both.
 #pragma once
 
 #include <string>

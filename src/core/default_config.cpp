@@ -156,6 +156,7 @@ constexpr const char* kDefaults = R"json({
     "hit_iou": 0.5,
     "score_thr": -1.0,
     "fppi_cap": 1.0,
+    "threshold_rule": "highest",
     "count_normals": true,
     "area_scale_short_side": 800,
     "variant": "single"

@@ -55,6 +55,17 @@ EvalOptions eval_options_from_config(const json& eval_section) {
   const double score_thr = config_number(eval_section, "score_thr", -1.0);
   if (score_thr >= 0) options.score_thr = score_thr;
   options.fppi_cap = config_number(eval_section, "fppi_cap", options.fppi_cap);
+  if (const auto rule = eval_section.find("threshold_rule"); rule != eval_section.end()) {
+    if (!rule->is_string())
+      throw Error(
+          "config key eval.threshold_rule: expected \"highest\", \"middle\" or \"lowest\", got " +
+          rule->dump());
+    try {
+      options.threshold_rule = parse_threshold_rule(rule->get<std::string>());
+    } catch (const Error& e) {
+      throw Error(std::string("config key eval.threshold_rule: ") + e.what());
+    }
+  }
   if (const auto normals = eval_section.find("count_normals"); normals != eval_section.end()) {
     if (!normals->is_boolean())
       throw Error("config key eval.count_normals: expected true or false, got " + normals->dump());
@@ -67,6 +78,11 @@ std::string threshold_text(double value) {
   char text[32];
   std::snprintf(text, sizeof text, "%g", value);
   return text;
+}
+
+std::string threshold_choice_text(const EvalOptions& options) {
+  return "best TPR at FPPI <= " + threshold_text(options.fppi_cap) + ", " +
+         to_string(options.threshold_rule) + " of the tied thresholds";
 }
 
 EvalResult evaluate(const EvalSet& set, const EvalOptions& options) {
@@ -95,8 +111,9 @@ EvalResult evaluate(const EvalSet& set, const EvalOptions& options) {
   for (double x : cpm_fppi_points()) result.sensitivity_at.emplace_back(x, rates.sensitivity_at(x));
   result.cpm = rates.cpm();
   result.score_thr_chosen = !options.score_thr.has_value();
-  result.operating_point =
-      options.score_thr ? rates.at(*options.score_thr) : rates.best_under(options.fppi_cap);
+  result.operating_point = options.score_thr
+                               ? rates.at(*options.score_thr)
+                               : rates.best_under(options.fppi_cap, options.threshold_rule);
   result.num_images = rates.num_images();
   result.num_masses = rates.num_masses();
   result.num_detections = static_cast<int64_t>(set.detections.size());
@@ -131,6 +148,7 @@ json to_json(const EvalResult& r) {
   out["hit"] = to_string(r.options.hit);
   out["hit_iou"] = r.options.hit_iou;
   out["fppi_cap"] = r.options.fppi_cap;
+  out["threshold_rule"] = to_string(r.options.threshold_rule);
   out["count_normals"] = r.options.count_normals;
   out["max_dets"] = r.options.max_dets;
   return out;
@@ -157,8 +175,7 @@ std::string format_table(const EvalResult& r) {
       << ")\n";
   out << "  score threshold "
       << (std::isfinite(op.score_thr) ? threshold_text(op.score_thr) : "none")
-      << (r.score_thr_chosen ? "  (best TPR at FPPI <= " + threshold_text(r.options.fppi_cap) + ")"
-                             : "  (given)")
+      << (r.score_thr_chosen ? "  (" + threshold_choice_text(r.options) + ")" : "  (given)")
       << "\n";
   out << "  TPR  " << cell(op.tpr) << "  (" << op.true_positives << " of " << r.num_masses
       << " masses)\n";

@@ -23,6 +23,25 @@ HitRule parse_hit_rule(const std::string& text) {
 
 std::string to_string(HitRule rule) { return rule == HitRule::kIou ? "iou" : "center"; }
 
+ThresholdRule parse_threshold_rule(const std::string& text) {
+  if (text == "highest") return ThresholdRule::kHighest;
+  if (text == "middle") return ThresholdRule::kMiddle;
+  if (text == "lowest") return ThresholdRule::kLowest;
+  throw Error("unknown threshold rule '" + text + "' (expected highest, middle or lowest)");
+}
+
+std::string to_string(ThresholdRule rule) {
+  switch (rule) {
+    case ThresholdRule::kHighest:
+      return "highest";
+    case ThresholdRule::kMiddle:
+      return "middle";
+    case ThresholdRule::kLowest:
+      return "lowest";
+  }
+  return "highest";
+}
+
 std::vector<double> cpm_fppi_points() { return {0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0}; }
 
 DetectionRates::DetectionRates(const EvalSet& set, const DetectionRateParams& params) {
@@ -112,13 +131,27 @@ double DetectionRates::cpm(const std::vector<double>& points) const {
   return sum / static_cast<double>(points.size());
 }
 
-OperatingPoint DetectionRates::best_under(double fppi_cap) const {
-  OperatingPoint best = at(std::numeric_limits<double>::infinity());
+OperatingPoint DetectionRates::best_under(double fppi_cap, ThresholdRule rule) const {
+  const OperatingPoint nothing = at(std::numeric_limits<double>::infinity());
+  // Thresholds fall along the curve and TPR only rises, so the points that tie on the best TPR
+  // under the cap are the last run of points before FPPI passes it.
+  std::vector<OperatingPoint> ties;
   for (const OperatingPoint& p : froc()) {
-    // Thresholds fall along the curve, so only a strictly better TPR replaces the best.
-    if (p.fppi <= fppi_cap && p.tpr > best.tpr) best = p;
+    if (p.fppi > fppi_cap) break;
+    if (p.tpr <= nothing.tpr) continue;
+    if (!ties.empty() && p.tpr > ties.front().tpr) ties.clear();
+    ties.push_back(p);
   }
-  return best;
+  if (ties.empty()) return nothing;
+  switch (rule) {
+    case ThresholdRule::kHighest:
+      return ties.front();
+    case ThresholdRule::kMiddle:
+      return ties[ties.size() / 2];
+    case ThresholdRule::kLowest:
+      return ties.back();
+  }
+  return ties.front();
 }
 
 }  // namespace mbmd::engine

@@ -3,6 +3,7 @@
 #include <limits>
 #include <sstream>
 
+#include "fold_detector.h"
 #include "mbmd/core/atomic_file.h"
 #include "mbmd/core/json_file.h"
 #include "mbmd/core/strings.h"
@@ -22,6 +23,7 @@ void write_cv_report(const CvRun& run, const CvResult& result) {
   report.facts.push_back({"data", run.dataset_name + ", " + std::to_string(run.usable_images) +
                                       " images, " + std::to_string(run.parts) + " parts"});
   report.facts.push_back({"split", run.split_origin});
+  report.facts.push_back({"evaluated as", evaluated_as_text(run.config)});
   report.facts.push_back({"folds done", std::to_string(result.folds.size()) + " of " +
                                             std::to_string(run.folds_planned)});
   ReportTable table;

@@ -175,11 +175,12 @@ void add_demo_facts(Report& report, const DemoRun& run) {
                                             std::to_string(fold.train.best_epoch) +
                                             "), evaluated as eval.variant " +
                                             config_at(config, "eval").value("variant", "single")});
-  report.facts.push_back({"operating threshold",
-                          std::isfinite(fold.score_thr)
-                              ? std::to_string(fold.score_thr) + " (best TPR at FPPI <= " +
-                                    config_at(config, "eval.fppi_cap").dump() + " on validation)"
-                              : std::string("none: no threshold reached the FPPI cap")});
+  report.facts.push_back(
+      {"operating threshold",
+       std::isfinite(fold.score_thr)
+           ? std::to_string(fold.score_thr) + " (on validation: " +
+                 threshold_choice_text(eval_options_from_config(config_at(config, "eval"))) + ")"
+           : std::string("none: no threshold reached the FPPI cap")});
 }
 
 std::string write_demo_report(const DemoRun& run) {

@@ -45,7 +45,9 @@ FoldEvaluation evaluate_fold(FoldResult& fold, const Json& config, const DataPar
   if (given >= 0) thr = given;
   FoldEvaluation out;
   out.evaluated = detector.description();
-  out.threshold_origin = thr ? "given (eval.score_thr)" : "chosen on the validation part";
+  const std::string choice =
+      threshold_choice_text(eval_options_from_config(config_at(config, "eval")));
+  out.threshold_origin = thr ? "given (eval.score_thr)" : "on the validation part: " + choice;
   if (!parts.val.empty()) {
     say("evaluating " + out.evaluated + " on " + std::to_string(parts.val.size()) +
         " validation images");
@@ -53,7 +55,7 @@ FoldEvaluation evaluate_fold(FoldResult& fold, const Json& config, const DataPar
     fold.val_metrics = to_json(val.result);
     if (!thr) thr = val.result.operating_point.score_thr;
   } else if (!thr) {
-    out.threshold_origin = "chosen on the test part (no validation part)";
+    out.threshold_origin = "on the test part (no validation part): " + choice;
   }
   if (parts.test.empty())
     throw Error("permutation " + std::to_string(fold.permutation) + ": the test part is empty");

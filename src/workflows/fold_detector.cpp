@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "mbmd/core/error.h"
+#include "mbmd/eval/evaluate.h"
 #include "mbmd/inference/merge.h"
 
 namespace mbmd::engine {
@@ -20,6 +21,17 @@ FoldVariant parse_fold_variant(const Json& config) {
       "config key eval.variant must be \"single\", \"flip\", \"snapshot\" or "
       "\"flip+snapshot\", got " +
       value.dump());
+}
+
+std::string evaluated_as_text(const Json& config) {
+  parse_fold_variant(config);
+  const Json& eval = config_at(config, "eval");
+  const EvalOptions options = eval_options_from_config(eval);
+  const std::string threshold =
+      options.score_thr
+          ? "threshold given: eval.score_thr " + threshold_text(*options.score_thr)
+          : "threshold on each fold's validation part: " + threshold_choice_text(options);
+  return "eval.variant " + eval.value("variant", std::string("single")) + "; " + threshold;
 }
 
 FoldDetector::FoldDetector(const Json& config, const std::string& checkpoint,

@@ -21,6 +21,11 @@ struct FoldVariant {
 };
 FoldVariant parse_fold_variant(const Json& config);
 
+// What each fold is evaluated as and how its operating threshold is chosen, in words, for
+// reports: "eval.variant flip+snapshot; threshold on each fold's validation part: best TPR at
+// FPPI <= 1, middle of the tied thresholds" (or the given eval.score_thr).
+std::string evaluated_as_text(const Json& config);
+
 class FoldDetector {
  public:
   // `checkpoint`: the fold's evaluated checkpoint; `last`: its last.ckpt (used by the snapshot

@@ -212,7 +212,9 @@ TEST_F(CvCommand, ReevaluatesFinishedFoldsAsAnotherVariantWithoutTraining) {
   fs::copy(root_ / "cv", moved, fs::copy_options::recursive);
   std::string again = run;
   again.replace(again.find(dir), dir.size(), moved.string());
-  r = run_mbmd(again + " --resume --reevaluate --set eval.variant=flip+snapshot");
+  r = run_mbmd(again +
+               " --resume --reevaluate --set eval.variant=flip+snapshot --set "
+               "eval.threshold_rule=middle");
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_EQ(fs::last_write_time(fold0 / "last.ckpt"), trained);
   EXPECT_EQ(fs::file_size(moved / "fold0" / "log.jsonl"), log_size);
@@ -223,9 +225,17 @@ TEST_F(CvCommand, ReevaluatesFinishedFoldsAsAnotherVariantWithoutTraining) {
   const std::string report((std::istreambuf_iterator<char>(report_in)),
                            std::istreambuf_iterator<char>());
   EXPECT_NE(report.find("flip TTA"), std::string::npos);
+  EXPECT_EQ(read(moved / "fold0" / "val_metrics.json")["threshold_rule"], "middle");
+  std::ifstream cv_report_in(moved / "report.html");
+  const std::string cv_report((std::istreambuf_iterator<char>(cv_report_in)),
+                              std::istreambuf_iterator<char>());
+  EXPECT_NE(cv_report.find("eval.variant flip+snapshot; threshold on each fold&#39;s validation "
+                           "part: best TPR at FPPI &lt;= 1, middle of the tied thresholds"),
+            std::string::npos);
   // The run now continues as the variant: a plain --resume with it keeps every fold.
   const auto evaluated = fs::last_write_time(moved / "fold0" / "test_dets.json");
-  r = run_mbmd(again + " --resume --set eval.variant=flip+snapshot");
+  r = run_mbmd(again +
+               " --resume --set eval.variant=flip+snapshot --set eval.threshold_rule=middle");
   EXPECT_EQ(r.status, 0) << r.output;
   EXPECT_EQ(fs::last_write_time(moved / "fold0" / "test_dets.json"), evaluated);
 }

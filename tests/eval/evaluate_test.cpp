@@ -102,6 +102,7 @@ TEST(Evaluate, Json) {
   EXPECT_NEAR(j.at("sensitivity_at").at("8").get<double>(), 0.75, 1e-12);
   EXPECT_NEAR(j.at("cpm").get<double>(), 5.0 / 7, 1e-12);
   EXPECT_EQ(j.at("hit"), "iou");
+  EXPECT_EQ(j.at("threshold_rule"), "highest");
 }
 
 TEST(Evaluate, NoThresholdUnderTheCapIsNullInJson) {
@@ -145,6 +146,22 @@ TEST(Evaluate, OptionsFromConfig) {
   EXPECT_FALSE(set.count_normals);
   EXPECT_THROW(eval_options_from_config(nlohmann::json::parse(R"({"hit": "box"})")), Error);
   EXPECT_THROW(eval_options_from_config(nlohmann::json::parse(R"({"fppi_cap": "1"})")), Error);
+}
+
+TEST(Evaluate, ThresholdRuleFromConfig) {
+  EXPECT_EQ(eval_options_from_config(default_config().at("eval")).threshold_rule,
+            ThresholdRule::kHighest);
+  EXPECT_EQ(eval_options_from_config(nlohmann::json::parse(R"({"threshold_rule": "middle"})"))
+                .threshold_rule,
+            ThresholdRule::kMiddle);
+  for (const char* bad : {R"({"threshold_rule": "median"})", R"({"threshold_rule": 1})"}) {
+    try {
+      eval_options_from_config(nlohmann::json::parse(bad));
+      ADD_FAILURE() << bad << " was accepted";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("eval.threshold_rule"), std::string::npos) << e.what();
+    }
+  }
 }
 
 }  // namespace

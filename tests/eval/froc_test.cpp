@@ -69,6 +69,33 @@ TEST(DetectionRates, IouRuleFrocPointsAndCpm) {
   expect_point(rates.best_under(0.5), 0.9, 1.0 / 3, 0.0);
 }
 
+TEST(DetectionRates, ThresholdRulesPickAmongTheTiesOnTheBestTpr) {
+  const DetectionRates iou(sample(), {HitRule::kIou, 0.5, true});
+  // FPPI <= 0.5: 0.9, 0.8, 0.7 and 0.6 all have TPR 1/3.
+  expect_point(iou.best_under(0.5, ThresholdRule::kHighest), 0.9, 1.0 / 3, 0.0);
+  expect_point(iou.best_under(0.5, ThresholdRule::kMiddle), 0.7, 1.0 / 3, 0.25);
+  expect_point(iou.best_under(0.5, ThresholdRule::kLowest), 0.6, 1.0 / 3, 0.5);
+  // FPPI <= 0.9: five ties, 0.9 .. 0.5; the middle one is the third.
+  expect_point(iou.best_under(0.9, ThresholdRule::kMiddle), 0.7, 1.0 / 3, 0.25);
+  expect_point(iou.best_under(0.9, ThresholdRule::kLowest), 0.5, 1.0 / 3, 0.75);
+  // FPPI <= 1: only 0.3 reaches TPR 2/3, whatever the rule.
+  for (ThresholdRule rule :
+       {ThresholdRule::kHighest, ThresholdRule::kMiddle, ThresholdRule::kLowest})
+    expect_point(iou.best_under(1.0, rule), 0.3, 2.0 / 3, 1.0);
+  // Centre rule, FPPI <= 1: TPR 1 at 0.5, 0.4 and 0.3.
+  const DetectionRates centre(sample(), {HitRule::kCenter, 0.5, true});
+  expect_point(centre.best_under(1.0, ThresholdRule::kMiddle), 0.4, 1.0, 0.5);
+  expect_point(centre.best_under(1.0, ThresholdRule::kLowest), 0.3, 1.0, 0.5);
+}
+
+TEST(DetectionRates, ThresholdRulesByName) {
+  EXPECT_EQ(parse_threshold_rule("highest"), ThresholdRule::kHighest);
+  EXPECT_EQ(parse_threshold_rule("middle"), ThresholdRule::kMiddle);
+  EXPECT_EQ(parse_threshold_rule("lowest"), ThresholdRule::kLowest);
+  EXPECT_EQ(to_string(ThresholdRule::kMiddle), "middle");
+  EXPECT_THROW(parse_threshold_rule("median"), Error);
+}
+
 TEST(DetectionRates, LowerIouThresholdFindsMore) {
   // At IoU 0.3 the 0.5 box (IoU .391) finds m2: TPR 2/3 at 0.5 with FPPI 2/4.
   const DetectionRates rates(sample(), {HitRule::kIou, 0.3, true});
@@ -141,6 +168,9 @@ TEST(DetectionRates, NothingUnderTheCap) {
   set.detections = {{"1", {50, 50, 60, 60}, 0.9, 1}, {"1", {0, 0, 10, 10}, 0.8, 1}};
   const OperatingPoint p = DetectionRates(set).best_under(0.5);
   EXPECT_TRUE(std::isinf(p.score_thr));
+  // The FP at 0.9 is under no cap below 1, and finds nothing: no rule takes it.
+  EXPECT_TRUE(std::isinf(DetectionRates(set).best_under(0.5, ThresholdRule::kLowest).score_thr));
+  EXPECT_TRUE(std::isinf(DetectionRates(set).best_under(0.5, ThresholdRule::kMiddle).score_thr));
   EXPECT_EQ(p.tpr, 0.0);
   EXPECT_EQ(p.fppi, 0.0);
   EXPECT_EQ(DetectionRates(set).sensitivity_at(0.5), 0.0);

@@ -33,5 +33,19 @@ TEST(FoldVariant, ParsesTheFourVariantsAndNamesTheKeyOtherwise) {
   }
 }
 
+TEST(FoldVariant, EvaluatedAsTextNamesTheVariantAndTheThresholdRule) {
+  Json config = default_config();
+  config["eval"]["variant"] = "flip+snapshot";
+  config["eval"]["threshold_rule"] = "middle";
+  EXPECT_EQ(evaluated_as_text(config),
+            "eval.variant flip+snapshot; threshold on each fold's validation part: best TPR at "
+            "FPPI <= 1, middle of the tied thresholds");
+  config["eval"]["score_thr"] = 0.25;
+  EXPECT_EQ(evaluated_as_text(config),
+            "eval.variant flip+snapshot; threshold given: eval.score_thr 0.25");
+  config["eval"]["threshold_rule"] = "median";
+  EXPECT_THROW(evaluated_as_text(config), Error);
+}
+
 }  // namespace
 }  // namespace mbmd::engine

@@ -21,11 +21,12 @@ struct EvalOptions {
   double hit_iou = 0.5;
   std::optional<double> score_thr;  // none: chosen as the best TPR at FPPI <= fppi_cap
   double fppi_cap = 1.0;
+  ThresholdRule threshold_rule = ThresholdRule::kHighest;  // which of the tied thresholds
   bool count_normals = true;
 };
 
 // From the config's `eval` section (iou_thrs, hit, hit_iou, score_thr (< 0: choose), fppi_cap,
-// count_normals); keys it lacks keep their defaults.
+// threshold_rule, count_normals); keys it lacks keep their defaults.
 EvalOptions eval_options_from_config(const nlohmann::json& eval_section);
 
 struct EvalResult {
@@ -49,10 +50,15 @@ EvalResult evaluate(const EvalSet& set, const EvalOptions& options = {});
 // Threshold text as used for JSON keys: 0.5 -> "0.5", 0.125 -> "0.125".
 std::string threshold_text(double value);
 
+// How the operating threshold is chosen when none is given, in words: "best TPR at FPPI <= 1,
+// middle of the tied thresholds".
+std::string threshold_choice_text(const EvalOptions& options);
+
 // {"ap": {"0.2": .., ...}, "ap50_small", "ap50_medium", "ap50_large", "tpr", "fppi", "score_thr"
 // (null for +infinity), "score_thr_chosen", "true_positives", "false_positives", "froc": [[fppi,
 // sensitivity], ...], "froc_score_thrs": [...], "sensitivity_at": {"0.125": .., ...}, "cpm",
-// "num_images", "num_masses", "num_detections", "hit", "hit_iou", "fppi_cap", "count_normals",
+// "num_images", "num_masses", "num_detections", "hit", "hit_iou", "fppi_cap", "threshold_rule",
+// "count_normals",
 // "max_dets"}. -1 marks a value without ground truth to define it, as in pycocotools.
 nlohmann::json to_json(const EvalResult& result);
 

@@ -26,6 +26,16 @@ enum class HitRule { kIou, kCenter };
 HitRule parse_hit_rule(const std::string& text);
 std::string to_string(HitRule rule);
 
+// Which threshold best_under takes among those that reach the best TPR at FPPI <= the cap. On a
+// small validation part many thresholds tie on TPR; the highest is the most cautious, the lowest
+// spends the whole FPPI budget, the middle one sits between (docs/training.md, "The operating
+// threshold").
+enum class ThresholdRule { kHighest, kMiddle, kLowest };
+
+// "highest", "middle" or "lowest"; throws mbmd::Error for anything else.
+ThresholdRule parse_threshold_rule(const std::string& text);
+std::string to_string(ThresholdRule rule);
+
 struct DetectionRateParams {
   HitRule hit = HitRule::kIou;
   double hit_iou = 0.5;
@@ -57,9 +67,10 @@ class DetectionRates {
   double sensitivity_at(double fppi) const;
   // Mean of sensitivity_at over `points` (LUNA16's competition performance metric).
   double cpm(const std::vector<double>& points = cpm_fppi_points()) const;
-  // The threshold of highest TPR with FPPI <= fppi_cap, the highest such threshold on ties;
-  // score_thr is +infinity (nothing detected) when even the best detection exceeds the cap.
-  OperatingPoint best_under(double fppi_cap) const;
+  // A threshold of highest TPR with FPPI <= fppi_cap; `rule` picks among the FROC points that tie
+  // on it (kMiddle: the median point, the lower one of two). score_thr is +infinity (nothing
+  // detected) when no point under the cap finds a mass.
+  OperatingPoint best_under(double fppi_cap, ThresholdRule rule = ThresholdRule::kHighest) const;
 
   int64_t num_masses() const { return num_masses_; }
   int64_t num_images() const { return num_images_; }
