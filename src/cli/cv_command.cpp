@@ -103,8 +103,9 @@ int cv_command(const Args& args) {
            "threshold from its validation part):"
         << result.intervals;
   if (!result.variants.empty())
-    std::cout << "\ntest-time variants against the single models (pooled test parts, paired "
-                 "bootstrap):\n\n"
+    std::cout << "\ntest-time variants of each fold's best.ckpt against the evaluated models "
+                 "(pooled test parts, paired bootstrap; TPR and FPPI at the best TPR under the "
+                 "FPPI cap on those parts, not operating points):\n\n"
               << result.variants;
   return 0;
 }

@@ -209,11 +209,17 @@ std::string compare_test_variants(const std::string& work_dir, const Json& confi
   const std::string text = markdown_table({"variant - " + evaluated, "metric", "evaluated",
                                            "variant", "difference [95% CI]", "P(better)"},
                                           rows);
-  write_file_atomic((dir / "variants.md").string(),
-                    "Test-time variants of each fold's best.ckpt against the " + evaluated +
-                        " on the pooled test parts (paired patient-level bootstrap, " +
-                        std::to_string(bootstrap.resamples) + " resamples, seed " +
-                        std::to_string(bootstrap.seed) + ")\n\n" + text);
+  write_file_atomic(
+      (dir / "variants.md").string(),
+      "Test-time variants of each fold's best.ckpt against the " + evaluated +
+          " on the pooled test parts (paired patient-level bootstrap, " +
+          std::to_string(bootstrap.resamples) + " resamples, seed " +
+          std::to_string(bootstrap.seed) +
+          ").\nTPR and FPPI here are at the best TPR under eval.fppi_cap on the pooled "
+          "test parts themselves, for both columns: the variants have no validation "
+          "detections to choose a threshold on, so these are not operating points "
+          "(summary.md has those).\n\n" +
+          text);
   write_json_file((dir / "variants.json").string(), out);
   return text;
 }
