@@ -91,6 +91,16 @@ TEST_F(EvalCommand, Options) {
   EXPECT_EQ(j.at("num_images"), 3);
   EXPECT_NEAR(j.at("tpr").get<double>(), 1.0, 1e-12);
   EXPECT_NEAR(j.at("fppi").get<double>(), 0.0, 1e-12);
+  // At FPPI <= 0.5 the thresholds 0.5 and 0.4 both reach TPR 3/4: highest takes 0.5, lowest 0.4.
+  r = run("eval " + kFiles + " --json --fppi-cap 0.5 --threshold-rule lowest");
+  ASSERT_EQ(r.status, 0) << r.output;
+  j = nlohmann::json::parse(r.output);
+  EXPECT_NEAR(j.at("score_thr").get<double>(), 0.4, 1e-12);
+  EXPECT_NEAR(j.at("tpr").get<double>(), 0.75, 1e-12);
+  EXPECT_NEAR(j.at("fppi").get<double>(), 0.5, 1e-12);
+  EXPECT_EQ(j.at("threshold_rule"), "lowest");
+  j = nlohmann::json::parse(run("eval " + kFiles + " --json --fppi-cap 0.5").output);
+  EXPECT_NEAR(j.at("score_thr").get<double>(), 0.5, 1e-12);
 }
 
 TEST_F(EvalCommand, Table) {
@@ -107,6 +117,11 @@ TEST_F(EvalCommand, BadInput) {
   r = run("eval " + kFiles + " --hit box", true);
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.output.find("unknown hit rule 'box'"), std::string::npos) << r.output;
+  r = run("eval " + kFiles + " --threshold-rule median", true);
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("option --threshold-rule: unknown threshold rule 'median'"),
+            std::string::npos)
+      << r.output;
   r = run("eval " + kFiles + " --iou-thrs 0.5,x", true);
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.output.find("--iou-thrs"), std::string::npos) << r.output;
