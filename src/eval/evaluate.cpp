@@ -56,12 +56,9 @@ EvalOptions eval_options_from_config(const json& eval_section) {
   if (score_thr >= 0) options.score_thr = score_thr;
   options.fppi_cap = config_number(eval_section, "fppi_cap", options.fppi_cap);
   if (const auto rule = eval_section.find("threshold_rule"); rule != eval_section.end()) {
-    if (!rule->is_string())
-      throw Error(
-          "config key eval.threshold_rule: expected \"highest\", \"middle\" or \"lowest\", got " +
-          rule->dump());
     try {
-      options.threshold_rule = parse_threshold_rule(rule->get<std::string>());
+      options.threshold_rule =
+          parse_threshold_rule(rule->is_string() ? rule->get<std::string>() : rule->dump());
     } catch (const Error& e) {
       throw Error(std::string("config key eval.threshold_rule: ") + e.what());
     }

@@ -159,7 +159,7 @@ FoldResult cv_fold(const CvRun& run, const CvOptions& options, int r,
 CvPlan plan_cv(const Json& config, const CvOptions& options) {
   if (options.reevaluate && !options.resume)
     throw Error("--reevaluate evaluates the folds of a run again: it needs --resume");
-  parse_fold_variant(config);  // an unknown eval.variant is an error before any training
+  check_eval_section(config);  // a bad eval key is an error before the run folder is made
   check_cv_work_dir(options);
   check_resumed_config(config, options);
   CvPlan plan;

@@ -23,15 +23,29 @@ FoldVariant parse_fold_variant(const Json& config) {
       value.dump());
 }
 
-std::string evaluated_as_text(const Json& config) {
+namespace {
+
+std::string variant_name(FoldVariant variant) {
+  if (variant.flip && variant.snapshot) return "flip+snapshot";
+  if (variant.flip) return "flip";
+  return variant.snapshot ? "snapshot" : "single";
+}
+
+}  // namespace
+
+void check_eval_section(const Json& config) {
   parse_fold_variant(config);
-  const Json& eval = config_at(config, "eval");
-  const EvalOptions options = eval_options_from_config(eval);
+  eval_options_from_config(config_at(config, "eval"));
+}
+
+std::string evaluated_as_text(const Json& config) {
+  const FoldVariant variant = parse_fold_variant(config);
+  const EvalOptions options = eval_options_from_config(config_at(config, "eval"));
   const std::string threshold =
       options.score_thr
           ? "threshold given: eval.score_thr " + threshold_text(*options.score_thr)
           : "threshold on each fold's validation part: " + threshold_choice_text(options);
-  return "eval.variant " + eval.value("variant", std::string("single")) + "; " + threshold;
+  return "eval.variant " + variant_name(variant) + "; " + threshold;
 }
 
 FoldDetector::FoldDetector(const Json& config, const std::string& checkpoint,

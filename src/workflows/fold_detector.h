@@ -21,6 +21,10 @@ struct FoldVariant {
 };
 FoldVariant parse_fold_variant(const Json& config);
 
+// An mbmd::Error naming the key when the config's eval section has a value evaluation would
+// refuse (eval.variant, eval.threshold_rule, ...): a run checks it before it writes anything.
+void check_eval_section(const Json& config);
+
 // What each fold is evaluated as and how its operating threshold is chosen, in words, for
 // reports: "eval.variant flip+snapshot; threshold on each fold's validation part: best TPR at
 // FPPI <= 1, middle of the tied thresholds" (or the given eval.score_thr).

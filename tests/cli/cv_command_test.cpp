@@ -181,6 +181,9 @@ TEST_F(CvCommand, BadInputFailsWithAMessage) {
   r = run_mbmd("cv " + data_args() + " " + dir + " --set eval.variant=mirror");
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.output.find("eval.variant"), std::string::npos) << r.output;
+  r = run_mbmd("cv " + data_args() + " " + dir + " --set eval.threshold_rule=median");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("eval.threshold_rule"), std::string::npos) << r.output;
   r = run_mbmd("cv " + data_args() + " " + dir + " --reevaluate");
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.output.find("--resume"), std::string::npos) << r.output;

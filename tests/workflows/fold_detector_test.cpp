@@ -47,5 +47,24 @@ TEST(FoldVariant, EvaluatedAsTextNamesTheVariantAndTheThresholdRule) {
   EXPECT_THROW(evaluated_as_text(config), Error);
 }
 
+// A run checks its eval section before it writes anything: each bad key is named.
+TEST(FoldVariant, CheckEvalSectionNamesTheBadKey) {
+  EXPECT_NO_THROW(check_eval_section(default_config()));
+  for (const auto& [key, value] : {std::pair<const char*, Json>{"variant", "mirror"},
+                                   {"threshold_rule", "median"},
+                                   {"threshold_rule", 1},
+                                   {"count_normals", "yes"}}) {
+    Json config = default_config();
+    config["eval"][key] = value;
+    try {
+      check_eval_section(config);
+      FAIL() << key << " = " << value.dump() << " was accepted";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(std::string("eval.") + key), std::string::npos)
+          << e.what();
+    }
+  }
+}
+
 }  // namespace
 }  // namespace mbmd::engine
