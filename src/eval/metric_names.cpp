@@ -56,6 +56,8 @@ std::string metric_display_name(const std::string& name) {
   return it == names.end() ? name : it->second;
 }
 
+bool metric_lower_is_better(const std::string& name) { return name == "fppi"; }
+
 std::vector<std::string> default_cv_metrics() {
   return {"ap20", "ap50", "ap75", "ap50_small", "ap50_medium", "ap50_large", "tpr", "fppi", "cpm"};
 }

@@ -62,8 +62,9 @@ std::map<std::string, PairedMetric> paired_bootstrap(const EvalSet& a, const Eva
     m.difference.defined = static_cast<int64_t>(d.size());
     m.difference.low = d.empty() ? 0 : percentile(d, tail);
     m.difference.high = d.empty() ? 0 : percentile(d, 100.0 - tail);
+    const bool lower_better = metric_lower_is_better(name);
     size_t better = 0;
-    for (double v : d) better += v > 0;
+    for (double v : d) better += lower_better ? v < 0 : v > 0;
     m.b_better = d.empty() ? -1 : static_cast<double>(better) / static_cast<double>(d.size());
   }
   return out;
@@ -80,7 +81,7 @@ std::string format_paired(const std::map<std::string, PairedMetric>& paired,
       << options.resamples << " resamples, seed " << options.seed << ")\n";
   char line[200];
   std::snprintf(line, sizeof line, "  %-16s %8s %8s %9s  %-20s %7s\n", "metric", "A", "B", "B-A",
-                "95% CI", "P(B>A)");
+                "95% CI", "P(B better)");
   out << line;
   for (const auto& name : order) {
     const PairedMetric& m = paired.at(name);

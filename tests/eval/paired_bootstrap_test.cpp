@@ -70,6 +70,22 @@ TEST(PairedBootstrap, AnExtraHitIsAPositiveDifference) {
   EXPECT_GT(paired.at("ap50").difference.value, 0.0);
 }
 
+// One false positive fewer: B's FPPI is lower, and lower FPPI is the better one.
+TEST(PairedBootstrap, FewerFalsePositivesAreBetter) {
+  EvalSet a = results_a();
+  a.detections.back().score = 0.95;  // the false positive on f5, above both hits
+  EvalSet b = results_a();
+  b.detections.pop_back();
+  const auto paired = paired_bootstrap(a, b, EvalOptions{}, {"fppi"}, resamples(300));
+  const auto& fppi = paired.at("fppi");
+  EXPECT_DOUBLE_EQ(fppi.a, 1.0 / 8);
+  EXPECT_DOUBLE_EQ(fppi.b, 0.0);
+  EXPECT_LT(fppi.difference.value, 0.0);
+  // B is better where f5's patient is drawn (1 - (3/4)^4 of the resamples of the 4 normals) and
+  // a found mass is too (1 - (1/2)^4), so that A's threshold lets the false positive in.
+  EXPECT_NEAR(fppi.b_better, (1 - 0.316) * (1 - 0.0625), 0.08);
+}
+
 TEST(PairedBootstrap, ResultsOfAnotherGroundTruthAreRefused) {
   EvalSet other = results_b();
   other.ground_truths.pop_back();

@@ -18,6 +18,10 @@ double sens_metric_fppi(const std::string& name);
 // How tables show a metric: "ap50" -> "AP@50", "sens@0.5" -> "Sens@0.5 FPPI", "tpr" -> "TPR".
 std::string metric_display_name(const std::string& name);
 
+// Whether less of the metric is better: "fppi" (false positives per image). Every other metric a
+// comparison reports (AP, TPR, CPM, sensitivities) is better higher.
+bool metric_lower_is_better(const std::string& name);
+
 // The metrics a summary lists by default: AP@20/50/75, AP@50 small/medium/large, TPR and FPPI at
 // the validation-chosen operating point, and the CPM.
 std::vector<std::string> default_cv_metrics();

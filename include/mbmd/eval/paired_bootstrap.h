@@ -16,7 +16,8 @@ namespace mbmd::engine {
 struct PairedMetric {
   double a = -1, b = -1;      // on the whole set (-1: undefined)
   MetricInterval difference;  // value = b - a; low, high over the resamples
-  double b_better = -1;       // share of resamples (with both defined) where b > a
+  double b_better = -1;       // share of resamples (with both defined) where b is better:
+                              // higher, or lower for a metric_lower_is_better (FPPI)
 };
 
 // `a` and `b` must hold the same images, patients and ground truth (two results files on one
