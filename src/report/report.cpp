@@ -149,6 +149,25 @@ std::string band_legend(const std::vector<PlotSeries>& series, double x, double 
   return "";
 }
 
+// The legend in the plot's top right corner, drawn after every line on a light box so that a
+// line running through the corner (a flat learning rate, a FROC at 1) never hides a name.
+std::string series_legend(const std::vector<PlotSeries>& series, double x, double top) {
+  const std::string band =
+      band_legend(series, x, top + 12 + 13 * static_cast<double>(series.size()));
+  const double rows = static_cast<double>(series.size()) + (band.empty() ? 0 : 1);
+  std::ostringstream svg;
+  svg << "<rect class=\"legend-box\" x=\"" << x - 4 << "\" y=\"" << top + 2 << "\" width=\"112\" "
+      << "height=\"" << 13 * rows + 4 << "\" fill=\"#fff\" fill-opacity=\"0.85\" stroke=\"#ccc\"/>";
+  for (size_t i = 0; i < series.size(); ++i) {
+    const double y = top + 12 + 13 * static_cast<double>(i);
+    svg << "<line x1=\"" << x << "\" y1=\"" << y - 4 << "\" x2=\"" << x + 16 << "\" y2=\"" << y - 4
+        << "\" stroke=\"" << kColours[i % (sizeof kColours / sizeof kColours[0])]
+        << "\" stroke-width=\"2\"/><text x=\"" << x + 20 << "\" y=\"" << y << "\">"
+        << html_escape(series[i].name) << "</text>";
+  }
+  return svg.str() + band;
+}
+
 }  // namespace
 
 std::string html_escape(const std::string& text) {
@@ -309,13 +328,8 @@ std::string svg_line_plot(const std::vector<PlotSeries>& series, const PlotOptio
     else if (n > 1)
       svg << "<polyline fill=\"none\" stroke=\"" << colour << "\" stroke-width=\"1.5\" points=\""
           << points.str() << "\"/>";
-    const double ly_legend = top + 12 + 13 * static_cast<double>(i);
-    svg << "<line x1=\"" << left + pw - 110 << "\" y1=\"" << ly_legend - 4 << "\" x2=\""
-        << left + pw - 94 << "\" y2=\"" << ly_legend - 4 << "\" stroke=\"" << colour
-        << "\" stroke-width=\"2\"/><text x=\"" << left + pw - 90 << "\" y=\"" << ly_legend << "\">"
-        << html_escape(series[i].name) << "</text>";
   }
-  svg << band_legend(series, left + pw - 110, top + 12 + 13 * static_cast<double>(series.size()));
+  svg << series_legend(series, left + pw - 110, top);
   svg << "</svg>";
   return svg.str();
 }

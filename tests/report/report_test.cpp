@@ -71,6 +71,12 @@ TEST(Report, LinePlotDrawsEverySeriesAndSkipsWhatTheAxesCannotShow) {
   EXPECT_EQ(count_of(svg, "<polyline"), 1u);  // a; b keeps one point, drawn as a dot
   EXPECT_EQ(count_of(svg, "<circle"), 1u);
   EXPECT_NE(svg.find("b&lt;x&gt;"), std::string::npos);
+  // The legend is drawn last, on its box, so that no line crosses a name.
+  const size_t box = svg.find("class=\"legend-box\"");
+  ASSERT_NE(box, std::string::npos);
+  EXPECT_GT(box, svg.rfind("<polyline"));
+  EXPECT_GT(box, svg.rfind("<circle"));
+  EXPECT_GT(svg.find(">a</text>"), box);
   // Ticks at powers of two from 1/8 to 2.
   for (const char* tick : {">0.125<", ">0.25<", ">0.5<", ">1<", ">2<"})
     EXPECT_NE(svg.find(tick), std::string::npos) << tick;
