@@ -9,29 +9,38 @@
 namespace mbmd::engine {
 namespace fs = std::filesystem;
 
+namespace {
+
+// The names eval.variant takes, each with what it merges.
+struct NamedVariant {
+  const char* name;
+  FoldVariant variant;
+};
+constexpr NamedVariant kVariants[] = {{"single", {false, false}},
+                                      {"flip", {true, false}},
+                                      {"snapshot", {false, true}},
+                                      {"flip+snapshot", {true, true}}};
+
+std::string variant_name(FoldVariant variant) {
+  for (const auto& named : kVariants)
+    if (named.variant.flip == variant.flip && named.variant.snapshot == variant.snapshot)
+      return named.name;
+  return "single";
+}
+
+}  // namespace
+
 FoldVariant parse_fold_variant(const Json& config) {
   const Json section = config.value("eval", Json::object());
   const Json value = section.value("variant", Json("single"));
   const std::string text = value.is_string() ? value.get<std::string>() : value.dump();
-  if (text == "single") return {};
-  if (text == "flip") return {true, false};
-  if (text == "snapshot") return {false, true};
-  if (text == "flip+snapshot") return {true, true};
+  for (const auto& named : kVariants)
+    if (text == named.name) return named.variant;
   throw Error(
       "config key eval.variant must be \"single\", \"flip\", \"snapshot\" or "
       "\"flip+snapshot\", got " +
       value.dump());
 }
-
-namespace {
-
-std::string variant_name(FoldVariant variant) {
-  if (variant.flip && variant.snapshot) return "flip+snapshot";
-  if (variant.flip) return "flip";
-  return variant.snapshot ? "snapshot" : "single";
-}
-
-}  // namespace
 
 void check_eval_section(const Json& config) {
   parse_fold_variant(config);
