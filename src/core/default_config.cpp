@@ -108,7 +108,9 @@ constexpr const char* kDefaults = R"json({
     "crop_min_size": 0.6,
     "gamma": [1.0, 1.0],
     "contrast": [1.0, 1.0],
-    "brightness": [0.0, 0.0]
+    "brightness": [0.0, 0.0],
+    "copy_paste_prob": 0.0,
+    "copy_paste_max": 1
   },
   "data": {
     "dataset": "coco",

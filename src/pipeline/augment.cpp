@@ -91,6 +91,9 @@ AugmentOptions augment_options_from_config(const Json& c) {
   a.brightness = range<double>(c, "augment.brightness");
   require(a.brightness[0] >= -255 && a.brightness[1] <= 255, "augment.brightness",
           "must lie in [-255, 255] grey levels");
+  a.copy_paste_prob = probability(c, "augment.copy_paste_prob");
+  a.copy_paste_max = config_at(c, "augment.copy_paste_max").get<int64_t>();
+  require(a.copy_paste_max >= 1, "augment.copy_paste_max", "must be at least 1");
   return a;
 }
 
@@ -114,6 +117,8 @@ AugmentDraw draw_augment(const AugmentOptions& a, uint64_t seed, int64_t epoch, 
   d.gamma = in_range(a.gamma, uniform(rng));
   d.contrast = in_range(a.contrast, uniform(rng));
   d.brightness = in_range(a.brightness, uniform(rng));
+  d.paste = uniform(rng) < a.copy_paste_prob;
+  d.paste_seed = rng();
   return d;
 }
 

@@ -160,6 +160,7 @@ DataPipeline::DataPipeline(std::vector<data::Sample> samples, PipelineOptions op
   for (auto& s : samples_) s.image = at::Tensor();  // pixels are loaded here, on demand
   cache_.resize(samples_.size());
   base_cache_.resize(samples_.size());
+  if (options_.train && options_.augment.copy_paste_prob > 0) mass_bank_ = mass_bank(samples_);
 }
 
 DataPipeline::~DataPipeline() { stop_workers(); }
@@ -275,6 +276,26 @@ DataPipeline::Resized DataPipeline::load_resized(size_t index) {
   return out;
 }
 
+PastedMasses DataPipeline::paste_into(size_t index, const Resized& target,
+                                      const AugmentDraw& draw) {
+  PasteRequest request;
+  request.seed = draw.paste_seed;
+  request.max_masses = options_.augment.copy_paste_max;
+  request.tissue_grey = options_.input.crop_breast.threshold;
+  request.own_sample = index;
+  const auto load_source = [this](size_t source) {
+    try {
+      const Resized r = load_input(source, AugmentDraw{});
+      return GreyView{r.grey, r.meta};
+    } catch (const std::exception&) {
+      if (!options_.skip_bad) throw;
+      return GreyView{};  // a film that cannot be loaded gives no mass; its own turn says why
+    }
+  };
+  return paste_masses({target.grey, target.meta}, samples_[index].boxes, samples_, mass_bank_,
+                      load_source, request);
+}
+
 LoadedBatch DataPipeline::build(int64_t batch_index) {
   LoadedBatch out;
   out.index = batch_index;
@@ -289,6 +310,10 @@ LoadedBatch DataPipeline::build(int64_t batch_index) {
     const AugmentDraw draw = options_.train
                                  ? draw_augment(options_.augment, options_.seed, epoch_, index)
                                  : AugmentDraw{};
+    const auto& sample = samples_[index];
+    at::Tensor boxes = sample.boxes.defined() ? sample.boxes : at::zeros({0, 4}, at::kFloat);
+    at::Tensor labels =
+        sample.labels.defined() ? sample.labels.to(at::kLong) : at::zeros({0}, at::kLong);
     Resized r;
     try {
       r = load_input(index, draw);
@@ -296,6 +321,12 @@ LoadedBatch DataPipeline::build(int64_t batch_index) {
       if (!options_.skip_bad) throw;
       out.failed.emplace_back(index, e.what());
       continue;
+    }
+    if (draw.paste && !mass_bank_.empty()) {
+      const auto pasted = paste_into(index, r, draw);
+      r.grey = pasted.grey;
+      boxes = at::cat({boxes.reshape({-1, 4}).to(at::kFloat), pasted.boxes});
+      labels = at::cat({labels.reshape({-1}), pasted.labels});
     }
     model::PreparedImage image;
     at::Tensor grey = jitter_grey(r.grey, draw);
@@ -310,10 +341,6 @@ LoadedBatch DataPipeline::build(int64_t batch_index) {
       image.tensor = image.tensor.flip({2}).contiguous();
       image.meta.flipped = !image.meta.flipped;
     }
-    const auto& sample = samples_[index];
-    at::Tensor boxes = sample.boxes.defined() ? sample.boxes : at::zeros({0, 4}, at::kFloat);
-    at::Tensor labels =
-        sample.labels.defined() ? sample.labels.to(at::kLong) : at::zeros({0}, at::kLong);
     out.batch.gt_boxes.push_back(model::boxes_to_input(boxes.reshape({-1, 4}), image.meta));
     out.batch.gt_labels.push_back(labels.reshape({-1}));
     out.samples.push_back(index);

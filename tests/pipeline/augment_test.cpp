@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <filesystem>
 #include <set>
 
@@ -147,7 +148,8 @@ TEST(AugmentOptions, BadKeysAreNamedErrors) {
   for (const std::string bad :
        {"augment.vflip_prob=2.0", "augment.scale_range=[800,640]", "augment.scale_range=[0,640]",
         "augment.crop_prob=-0.5", "augment.crop_min_size=0.0", "augment.gamma=[0.0,1.0]",
-        "augment.contrast=[1.5,1.0]", "augment.brightness=[-300.0,0.0]"}) {
+        "augment.contrast=[1.5,1.0]", "augment.brightness=[-300.0,0.0]",
+        "augment.copy_paste_prob=1.5", "augment.copy_paste_max=0"}) {
     Json config = default_config();
     apply_overrides(config, {bad});
     const std::string key = bad.substr(0, bad.find('='));
@@ -263,6 +265,47 @@ TEST_F(AugmentPipelineTest, WithoutGeometricDrawsTheCropAndFlipsStillMapExactly)
   EXPECT_GT(meta.crop_y, 0);
   EXPECT_TRUE(model::boxes_to_original(batches[0].batch.gt_boxes[0], meta)
                   .allclose(dataset.samples[batches[0].samples[0]].boxes, 0, 1e-3));
+}
+
+// Copy-paste through the whole pipeline, with flips both ways and crops on top: every bright
+// pixel lies in a ground-truth box and every box holds a bright middle, pasted or painted.
+TEST_F(AugmentPipelineTest, PastedMassesLandOnTheirBoxes) {
+  apply_overrides(
+      config_, {"augment.copy_paste_prob=1.0", "augment.copy_paste_max=2", "augment.vflip_prob=0.5",
+                "augment.crop_prob=0.5", "input.flip_prob=0.5", "input.crop_breast.enabled=true",
+                "input.crop_breast.margin=4", "input.canonical_side=true"});
+  const auto dataset = read_dataset_from_config(config_);
+  const auto options = pipeline_options_from_config(config_, /*train=*/true);
+  DataPipeline pipeline(dataset.samples, options);
+  int64_t pasted = 0;
+  for (int64_t e = 0; e < 4; ++e)
+    for (const auto& b : drain_epoch(pipeline, e))
+      for (size_t i = 0; i < b.samples.size(); ++i) {
+        const auto& meta = b.batch.metas[i];
+        const auto grey = b.batch.images[static_cast<int64_t>(i)][0]
+                                  .slice(0, 0, meta.height)
+                                  .slice(1, 0, meta.width) *
+                              options.input.std[0] +
+                          options.input.mean[0];
+        const auto boxes = b.batch.gt_boxes[i];
+        ASSERT_EQ(boxes.size(0), b.batch.gt_labels[i].size(0));
+        pasted += boxes.size(0) - 1;
+        auto in_boxes = at::zeros_like(grey, at::kBool);
+        for (int64_t k = 0; k < boxes.size(0); ++k) {
+          const auto x0 = static_cast<int64_t>(std::floor(boxes[k][0].item<float>()));
+          const auto y0 = static_cast<int64_t>(std::floor(boxes[k][1].item<float>()));
+          const auto x1 = static_cast<int64_t>(std::ceil(boxes[k][2].item<float>()));
+          const auto y1 = static_cast<int64_t>(std::ceil(boxes[k][3].item<float>()));
+          in_boxes.slice(0, y0, y1).slice(1, x0, x1).fill_(true);
+          const auto cx = (x0 + x1) / 2, cy = (y0 + y1) / 2;
+          EXPECT_GT(grey.slice(0, cy - 1, cy + 2).slice(1, cx - 1, cx + 2).min().item<float>(),
+                    240.f)
+              << "sample " << b.samples[i] << " box " << boxes[k];
+        }
+        EXPECT_FALSE(grey.gt(175).logical_and(in_boxes.logical_not()).any().item<bool>())
+            << "sample " << b.samples[i] << " has bright pixels outside " << boxes;
+      }
+  EXPECT_GT(pasted, 8);
 }
 
 TEST_F(AugmentPipelineTest, DrawsRepeatPerEpochWithAndWithoutCacheAndWorkers) {

@@ -24,6 +24,10 @@ struct AugmentOptions {
   std::array<double, 2> gamma{1.0, 1.0};
   std::array<double, 2> contrast{1.0, 1.0};
   std::array<double, 2> brightness{0.0, 0.0};  // grey levels added
+  // Copy-paste (copy_paste.h): the probability that an image gets 1..copy_paste_max masses of
+  // other training films.
+  double copy_paste_prob = 0.0;
+  int64_t copy_paste_max = 1;
 
   bool multi_scale() const { return scale_range[1] > 0; }
   // Multi-scale or crops: the pipeline must keep the image before it is resized.
@@ -42,6 +46,8 @@ struct AugmentDraw {
   double crop_width = 1.0, crop_height = 1.0;  // fractions of the image's sides
   double crop_u = 0.0, crop_v = 0.0;           // position within the allowed range, [0, 1)
   double gamma = 1.0, contrast = 1.0, brightness = 0.0;
+  bool paste = false;
+  uint64_t paste_seed = 0;  // what paste_masses draws
 };
 AugmentDraw draw_augment(const AugmentOptions& options, uint64_t seed, int64_t epoch,
                          size_t sample);

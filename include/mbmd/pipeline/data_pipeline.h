@@ -17,6 +17,7 @@
 #include "mbmd/data/dataset.h"
 #include "mbmd/model/input_transform.h"
 #include "mbmd/pipeline/augment.h"
+#include "mbmd/pipeline/copy_paste.h"
 
 namespace mbmd::engine {
 
@@ -120,6 +121,8 @@ class DataPipeline {
   data::Sample decoded(size_t index) const;
   // The ground truth of a sample the input region must keep whole: its boxes in training.
   at::Tensor boxes_to_keep(size_t index) const;
+  // augment.copy_paste_prob: masses of other training samples pasted into `target`.
+  PastedMasses paste_into(size_t index, const Resized& target, const AugmentDraw& draw);
   LoadedBatch build(int64_t batch_index);
   void worker_loop();
   void stop_workers();
@@ -131,6 +134,7 @@ class DataPipeline {
   std::mutex cache_mutex_;
   std::vector<Resized> cache_;
   std::vector<BaseImage> base_cache_;  // with geometric augmentation, instead of cache_
+  std::vector<MassRef> mass_bank_;     // with augment.copy_paste_prob
   int64_t epoch_ = 0;
 
   std::mutex mutex_;
