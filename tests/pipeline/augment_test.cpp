@@ -199,16 +199,21 @@ class AugmentPipelineTest : public ::testing::Test {
     return s;
   }
 
+  // Image i of a batch as grey values 0..255, without its padding.
+  static at::Tensor input_grey(const LoadedBatch& b, size_t i, const PipelineOptions& o) {
+    const auto& meta = b.batch.metas[i];
+    return b.batch.images[static_cast<int64_t>(i)][0]
+                   .slice(0, 0, meta.height)
+                   .slice(1, 0, meta.width) *
+               o.input.std[0] +
+           o.input.mean[0];
+  }
+
   // Checks that the mass painted in every image of the batches lands on its ground-truth box.
   void expect_masses_on_boxes(const std::vector<LoadedBatch>& batches, const PipelineOptions& o) {
     for (const auto& b : batches)
       for (size_t i = 0; i < b.samples.size(); ++i) {
-        const auto& meta = b.batch.metas[i];
-        const auto grey = b.batch.images[static_cast<int64_t>(i)][0]
-                                  .slice(0, 0, meta.height)
-                                  .slice(1, 0, meta.width) *
-                              o.input.std[0] +
-                          o.input.mean[0];
+        const auto grey = input_grey(b, i, o);
         const auto nz = grey.gt(175).nonzero();
         ASSERT_GT(nz.size(0), 0);
         const auto low = std::get<0>(nz.min(0)).to(at::kFloat);
@@ -281,12 +286,7 @@ TEST_F(AugmentPipelineTest, PastedMassesLandOnTheirBoxes) {
   for (int64_t e = 0; e < 4; ++e)
     for (const auto& b : drain_epoch(pipeline, e))
       for (size_t i = 0; i < b.samples.size(); ++i) {
-        const auto& meta = b.batch.metas[i];
-        const auto grey = b.batch.images[static_cast<int64_t>(i)][0]
-                                  .slice(0, 0, meta.height)
-                                  .slice(1, 0, meta.width) *
-                              options.input.std[0] +
-                          options.input.mean[0];
+        const auto grey = input_grey(b, i, options);
         const auto boxes = b.batch.gt_boxes[i];
         ASSERT_EQ(boxes.size(0), b.batch.gt_labels[i].size(0));
         pasted += boxes.size(0) - 1;
