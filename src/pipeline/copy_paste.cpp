@@ -35,6 +35,10 @@ std::vector<Box> box_rows(const at::Tensor& boxes) {
   return rows;
 }
 
+double tissue_share(const at::Tensor& grey, double tissue_grey) {
+  return grey.gt(tissue_grey).to(at::kFloat).mean().item<double>();
+}
+
 bool overlaps_any(const std::vector<Box>& boxes, const Box& b) {
   for (const auto& o : boxes)
     if (b[0] < o[2] && o[0] < b[2] && b[1] < o[3] && o[1] < b[3]) return true;
@@ -121,18 +125,19 @@ PastedMasses paste_masses(const GreyView& target, const at::Tensor& own_boxes,
     const int64_t h =
         std::llround((source_box[3] - source_box[1]) * meta.scale_y / source.meta.scale_y);
     if (w < 2 || h < 2 || w > width || h > height) continue;
+    // A mass at the skin line brings a piece of the dark background with it: left out.
+    const auto patch = resample_box(source.grey, source_box, h, w);
+    if (tissue_share(patch, request.tissue_grey) < kMinTissueShare) continue;
     for (const auto& [u, v] : places) {
       const int64_t x0 = in_count(u, width - w + 1), y0 = in_count(v, height - h + 1);
       const Box box{static_cast<double>(x0), static_cast<double>(y0), static_cast<double>(x0 + w),
                     static_cast<double>(y0 + h)};
       if (overlaps_any(occupied, box)) continue;
       const auto under = out.grey.slice(0, y0, y0 + h).slice(1, x0, x0 + w);
-      if (under.gt(request.tissue_grey).to(at::kFloat).mean().item<double>() < kMinTissueShare)
-        continue;
+      if (tissue_share(under, request.tissue_grey) < kMinTissueShare) continue;
       if (out.grey.is_same(target.grey)) out.grey = target.grey.clone();  // the cache's is shared
       auto window = out.grey.slice(0, y0, y0 + h).slice(1, x0, x0 + w);
       const auto alpha = paste_alpha(h, w);
-      const auto patch = resample_box(source.grey, source_box, h, w);
       window.copy_(alpha * patch + (1.0 - alpha) * window);
       occupied.push_back(box);
       boxes.push_back(at::tensor({box[0], box[1], box[2], box[3]}, at::kFloat).view({1, 4}));

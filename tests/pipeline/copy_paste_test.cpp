@@ -1,6 +1,6 @@
 // Copy-paste augmentation on hand-made images: a mass keeps its size in original pixels, lands
-// exactly on the box it is given, goes only onto tissue and away from other masses, and is never
-// pasted into its own film.
+// exactly on the box it is given, goes only onto tissue and away from other masses, comes only
+// from tissue, and is never pasted into its own film.
 #include "mbmd/pipeline/copy_paste.h"
 
 #include <gtest/gtest.h>
@@ -85,6 +85,15 @@ TEST_F(PasteMassesTest, OnlyOnTissueAndNeverIntoItsOwnFilm) {
   target_.grey = at::full({100, 120}, 100.0);
   samples_.resize(1);  // the bank holds the target's own mass only
   for (uint64_t seed = 0; seed < 10; ++seed) EXPECT_EQ(paste(seed, 3).boxes.size(0), 0);
+}
+
+TEST_F(PasteMassesTest, MassesAtTheSkinLineAreLeftOut) {
+  source_.slice(0, 10, 18).slice(1, 25, 30).fill_(0);  // half of the source box is background
+  for (uint64_t seed = 0; seed < 10; ++seed) {
+    const auto out = paste(seed, 3);
+    EXPECT_EQ(out.boxes.size(0), 0);
+    EXPECT_TRUE(out.grey.is_same(target_.grey));
+  }
 }
 
 TEST_F(PasteMassesTest, SeveralMassesNeverOverlap) {

@@ -30,10 +30,12 @@ struct GreyView {
 };
 
 struct PasteRequest {
-  uint64_t seed = 0;        // the image's draw (AugmentDraw::paste_seed)
-  int64_t max_masses = 1;   // 1..max_masses masses are tried
-  double tissue_grey = 20;  // a mass goes where at least 90% of its box is brighter than this
-  size_t own_sample = 0;    // never pasted into itself
+  uint64_t seed = 0;       // the image's draw (AugmentDraw::paste_seed)
+  int64_t max_masses = 1;  // 1..max_masses masses are tried
+  // A mass is pasted when at least 90% of its own box and of the place it goes to are brighter
+  // than this: tissue, not background.
+  double tissue_grey = 20;
+  size_t own_sample = 0;  // never pasted into itself
 };
 
 struct PastedMasses {
