@@ -159,7 +159,9 @@ FoldResult cv_fold(const CvRun& run, const CvOptions& options, int r,
 CvPlan plan_cv(const Json& config, const CvOptions& options) {
   if (options.reevaluate && !options.resume)
     throw Error("--reevaluate evaluates the folds of a run again: it needs --resume");
-  check_eval_section(config);  // a bad eval key is an error before the run folder is made
+  // A bad eval or augment key is an error before the run folder is made.
+  check_eval_section(config);
+  augment_options_from_config(config);
   check_cv_work_dir(options);
   check_resumed_config(config, options);
   CvPlan plan;

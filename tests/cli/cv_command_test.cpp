@@ -184,6 +184,9 @@ TEST_F(CvCommand, BadInputFailsWithAMessage) {
   r = run_mbmd("cv " + data_args() + " " + dir + " --set eval.threshold_rule=median");
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.output.find("eval.threshold_rule"), std::string::npos) << r.output;
+  r = run_mbmd("cv " + data_args() + " " + dir + " --set augment.copy_paste_max=0");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("augment.copy_paste_max"), std::string::npos) << r.output;
   r = run_mbmd("cv " + data_args() + " " + dir + " --reevaluate");
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.output.find("--resume"), std::string::npos) << r.output;
