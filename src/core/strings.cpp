@@ -1,6 +1,7 @@
 #include "mbmd/core/strings.h"
 
 #include <cctype>
+#include <cmath>
 #include <cstdio>
 
 namespace mbmd {
@@ -48,6 +49,13 @@ std::string join(const std::vector<std::string>& parts, const std::string& sep) 
 std::string fixed_text(double value, int decimals) {
   char text[64];
   std::snprintf(text, sizeof text, "%.*f", decimals, value);
+  return text;
+}
+
+std::string significant_text(double value, int digits) {
+  if (!std::isfinite(value)) return value > 0 ? "inf" : (value < 0 ? "-inf" : "nan");
+  char text[64];
+  std::snprintf(text, sizeof text, "%.*g", digits, value);
   return text;
 }
 

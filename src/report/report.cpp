@@ -18,6 +18,7 @@
 
 #include "mbmd/core/atomic_file.h"
 #include "mbmd/core/error.h"
+#include "mbmd/core/strings.h"
 #include "mbmd/data/dataset.h"
 #include "mbmd/data/image_io.h"
 #include "mbmd/data/png.h"
@@ -26,39 +27,11 @@ namespace mbmd::engine {
 namespace fs = std::filesystem;
 namespace {
 
-const char* const kColours[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e",
-                                "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"};
-
-std::string number(double value, int digits = 4) {
-  if (!std::isfinite(value)) return value > 0 ? "inf" : (value < 0 ? "-inf" : "nan");
-  char text[64];
-  std::snprintf(text, sizeof text, "%.*g", digits, value);
-  return text;
-}
-
 std::string fixed(double value, int decimals = 4) {
   if (!std::isfinite(value)) return value > 0 ? "inf" : "n/a";
   char text[64];
   std::snprintf(text, sizeof text, "%.*f", decimals, value);
   return text;
-}
-
-// "Nice" tick values (1, 2, 5 x 10^k) covering [lo, hi], about `count` of them.
-std::vector<double> linear_ticks(double lo, double hi, int count) {
-  std::vector<double> ticks;
-  const double span = hi - lo;
-  if (!(span > 0)) return {lo};
-  const double raw = span / count;
-  const double magnitude = std::pow(10.0, std::floor(std::log10(raw)));
-  double step = magnitude;
-  for (double m : {1.0, 2.0, 5.0, 10.0})
-    if (m * magnitude >= raw) {
-      step = m * magnitude;
-      break;
-    }
-  for (double t = std::ceil(lo / step) * step; t <= hi + step * 1e-9; t += step)
-    ticks.push_back(std::abs(t) < step * 1e-9 ? 0.0 : t);
-  return ticks;
 }
 
 std::string read_file_bytes(const std::string& path) {
@@ -82,90 +55,6 @@ std::vector<Box> boxes_of(const at::Tensor& t) {
   const auto a = b.accessor<double, 2>();
   for (int64_t i = 0; i < b.size(0); ++i) out.push_back({a[i][0], a[i][1], a[i][2], a[i][3]});
   return out;
-}
-
-// Data to plot units (base 2 log x, base 10 log y) and the points a plot can show.
-struct AxisMap {
-  bool log_x = false, log_y = false;
-  double tx(double x) const { return log_x ? std::log2(x) : x; }
-  double ty(double y) const { return log_y ? std::log10(y) : y; }
-  bool usable(double x, double y) const {
-    return std::isfinite(x) && std::isfinite(y) && (!log_x || x > 0) && (!log_y || y > 0);
-  }
-};
-
-// x0, x1, y0, y1 of the usable points and band edges, in plot units (+-infinity: none).
-std::array<double, 4> data_range(const std::vector<PlotSeries>& series, const AxisMap& axes) {
-  double x0 = std::numeric_limits<double>::infinity(), x1 = -x0, y0 = x0, y1 = -x0;
-  auto take = [&](double x, double y) {
-    if (!axes.usable(x, y)) return;
-    x0 = std::min(x0, axes.tx(x));
-    x1 = std::max(x1, axes.tx(x));
-    y0 = std::min(y0, axes.ty(y));
-    y1 = std::max(y1, axes.ty(y));
-  };
-  for (const auto& s : series) {
-    for (const auto& [x, y] : s.points) take(x, y);
-    for (const auto& [x, low, high] : s.band) {
-      take(x, low);
-      take(x, high);
-    }
-  }
-  return {x0, x1, y0, y1};
-}
-
-// The series' band as one shaded polygon in its colour: the upper edge left to right, then the
-// lower edge back; points either edge cannot show are left out. Empty without a band.
-std::string band_polygon(const PlotSeries& series, const char* colour, const AxisMap& axes,
-                         const std::function<double(double)>& px,
-                         const std::function<double(double)>& py) {
-  std::vector<std::array<double, 3>> band;
-  for (const auto& b : series.band)
-    if (axes.usable(b[0], b[1]) && axes.usable(b[0], b[2])) band.push_back(b);
-  if (band.size() < 2) return "";
-  std::sort(band.begin(), band.end());
-  std::ostringstream points;
-  for (const auto& [x, low, high] : band) points << px(x) << "," << py(high) << " ";
-  for (auto b = band.rbegin(); b != band.rend(); ++b)
-    points << px((*b)[0]) << "," << py((*b)[1]) << (b + 1 == band.rend() ? "" : " ");
-  std::ostringstream svg;
-  svg << "<polygon class=\"band\" fill=\"" << colour
-      << "\" fill-opacity=\"0.18\" stroke=\"none\" points=\"" << points.str() << "\"><title>"
-      << html_escape(series.name + ": " + series.band_label) << "</title></polygon>";
-  return svg.str();
-}
-
-// A legend line under the series' names when a series has a band: a shaded square and the
-// band's label up to its first comma ("95% CI"); the figure's caption says the rest.
-std::string band_legend(const std::vector<PlotSeries>& series, double x, double y) {
-  for (const auto& s : series) {
-    if (s.band.size() < 2) continue;
-    std::ostringstream svg;
-    svg << "<rect x=\"" << x << "\" y=\"" << y - 9 << "\" width=\"16\" height=\"8\" "
-        << "fill=\"#888\" fill-opacity=\"0.35\"/><text x=\"" << x + 20 << "\" y=\"" << y << "\">"
-        << html_escape(s.band_label.substr(0, s.band_label.find(','))) << "</text>";
-    return svg.str();
-  }
-  return "";
-}
-
-// The legend in the plot's top right corner, drawn after every line on a light box so that a
-// line running through the corner (a flat learning rate, a FROC at 1) never hides a name.
-std::string series_legend(const std::vector<PlotSeries>& series, double x, double top) {
-  const std::string band =
-      band_legend(series, x, top + 12 + 13 * static_cast<double>(series.size()));
-  const double rows = static_cast<double>(series.size()) + (band.empty() ? 0 : 1);
-  std::ostringstream svg;
-  svg << "<rect class=\"legend-box\" x=\"" << x - 4 << "\" y=\"" << top + 2 << "\" width=\"112\" "
-      << "height=\"" << 13 * rows + 4 << "\" fill=\"#fff\" fill-opacity=\"0.85\" stroke=\"#ccc\"/>";
-  for (size_t i = 0; i < series.size(); ++i) {
-    const double y = top + 12 + 13 * static_cast<double>(i);
-    svg << "<line x1=\"" << x << "\" y1=\"" << y - 4 << "\" x2=\"" << x + 16 << "\" y2=\"" << y - 4
-        << "\" stroke=\"" << kColours[i % (sizeof kColours / sizeof kColours[0])]
-        << "\" stroke-width=\"2\"/><text x=\"" << x + 20 << "\" y=\"" << y << "\">"
-        << html_escape(series[i].name) << "</text>";
-  }
-  return svg.str() + band;
 }
 
 }  // namespace
@@ -236,102 +125,6 @@ std::string encode_png(const at::Tensor& grey) {
   }
   fs::remove(path);
   return bytes;
-}
-
-std::string svg_line_plot(const std::vector<PlotSeries>& series, const PlotOptions& o) {
-  const double left = 58, right = 12, top = 26, bottom = 42;
-  const double pw = o.width - left - right, ph = o.height - top - bottom;
-  const AxisMap axes{o.log_x, o.log_y};
-  auto tx = [&](double x) { return axes.tx(x); };
-  auto ty = [&](double y) { return axes.ty(y); };
-  auto usable = [&](const std::pair<double, double>& p) { return axes.usable(p.first, p.second); };
-  const std::array<double, 4> range = data_range(series, axes);
-  double x0 = range[0], x1 = range[1], y0 = range[2], y1 = range[3];
-  std::ostringstream svg;
-  svg << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << o.width << "\" height=\""
-      << o.height << "\" viewBox=\"0 0 " << o.width << " " << o.height
-      << "\" font-family=\"sans-serif\" font-size=\"11\">";
-  svg << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>";
-  svg << "<text x=\"" << o.width / 2 << "\" y=\"16\" text-anchor=\"middle\" font-size=\"13\">"
-      << html_escape(o.title) << "</text>";
-  if (!std::isfinite(x0)) {
-    svg << "<text x=\"" << o.width / 2 << "\" y=\"" << o.height / 2
-        << "\" text-anchor=\"middle\" fill=\"#888\">no data</text></svg>";
-    return svg.str();
-  }
-  if (x1 - x0 < 1e-12) {
-    x0 -= 0.5;
-    x1 += 0.5;
-  }
-  if (y1 - y0 < 1e-12) {
-    const double pad = std::max(std::abs(y0) * 0.1, 1e-3);
-    y0 -= pad;
-    y1 += pad;
-  } else if (!o.log_y) {
-    const double pad = 0.04 * (y1 - y0);
-    y0 -= pad;
-    y1 += pad;
-  }
-  auto px = [&](double x) { return left + (tx(x) - x0) / (x1 - x0) * pw; };
-  auto py = [&](double y) { return top + ph - (ty(y) - y0) / (y1 - y0) * ph; };
-  auto px_t = [&](double t) { return left + (t - x0) / (x1 - x0) * pw; };
-  auto py_t = [&](double t) { return top + ph - (t - y0) / (y1 - y0) * ph; };
-
-  // Ticks in transformed units, labelled in data units.
-  std::vector<double> xt, yt;
-  if (o.log_x)
-    for (double t = std::ceil(x0); t <= x1 + 1e-9; t += 1) xt.push_back(t);
-  else
-    xt = linear_ticks(x0, x1, 5);
-  if (o.log_y)
-    for (double t = std::ceil(y0); t <= y1 + 1e-9; t += 1) yt.push_back(t);
-  else
-    yt = linear_ticks(y0, y1, 5);
-  svg << "<g stroke=\"#e6e6e6\">";
-  for (double t : xt)
-    svg << "<line x1=\"" << px_t(t) << "\" y1=\"" << top << "\" x2=\"" << px_t(t) << "\" y2=\""
-        << top + ph << "\"/>";
-  for (double t : yt)
-    svg << "<line x1=\"" << left << "\" y1=\"" << py_t(t) << "\" x2=\"" << left + pw << "\" y2=\""
-        << py_t(t) << "\"/>";
-  svg << "</g>";
-  svg << "<rect x=\"" << left << "\" y=\"" << top << "\" width=\"" << pw << "\" height=\"" << ph
-      << "\" fill=\"none\" stroke=\"#444\"/>";
-  for (double t : xt)
-    svg << "<text x=\"" << px_t(t) << "\" y=\"" << top + ph + 14 << "\" text-anchor=\"middle\">"
-        << number(o.log_x ? std::exp2(t) : t, 3) << "</text>";
-  for (double t : yt)
-    svg << "<text x=\"" << left - 4 << "\" y=\"" << py_t(t) + 4 << "\" text-anchor=\"end\">"
-        << number(o.log_y ? std::pow(10.0, t) : t, 3) << "</text>";
-  svg << "<text x=\"" << left + pw / 2 << "\" y=\"" << o.height - 6 << "\" text-anchor=\"middle\">"
-      << html_escape(o.x_label) << "</text>";
-  svg << "<text transform=\"translate(13," << top + ph / 2
-      << ") rotate(-90)\" text-anchor=\"middle\">" << html_escape(o.y_label) << "</text>";
-
-  // Bands first, so that every line stays on top of them.
-  for (size_t i = 0; i < series.size(); ++i)
-    svg << band_polygon(series[i], kColours[i % (sizeof kColours / sizeof kColours[0])], axes, px,
-                        py);
-  for (size_t i = 0; i < series.size(); ++i) {
-    const char* colour = kColours[i % (sizeof kColours / sizeof kColours[0])];
-    std::ostringstream points;
-    int n = 0;
-    double lx = 0, ly = 0;
-    for (const auto& p : series[i].points) {
-      if (!usable(p)) continue;
-      lx = px(p.first);
-      ly = py(p.second);
-      points << (n++ ? " " : "") << lx << "," << ly;
-    }
-    if (n == 1)
-      svg << "<circle cx=\"" << lx << "\" cy=\"" << ly << "\" r=\"3\" fill=\"" << colour << "\"/>";
-    else if (n > 1)
-      svg << "<polyline fill=\"none\" stroke=\"" << colour << "\" stroke-width=\"1.5\" points=\""
-          << points.str() << "\"/>";
-  }
-  svg << series_legend(series, left + pw - 110, top);
-  svg << "</svg>";
-  return svg.str();
 }
 
 std::string html_table(const ReportTable& table) {
@@ -540,7 +333,7 @@ ReportTable metrics_table(const std::string& title, const std::vector<std::strin
         return m.contains(section) && m[section].contains(key) ? m[section][key] : missing;
       });
   };
-  add_keyed_rows("ap", Json(), [](double thr) { return "AP@" + number(thr * 100, 3); });
+  add_keyed_rows("ap", Json(), [](double thr) { return "AP@" + significant_text(thr * 100, 3); });
   for (const auto& [key, name] :
        std::vector<std::pair<std::string, std::string>>{{"ap50_small", "AP@50 small"},
                                                         {"ap50_medium", "AP@50 medium"},
@@ -553,7 +346,7 @@ ReportTable metrics_table(const std::string& title, const std::vector<std::strin
     add_row(name, [&](const Json& m) { return m.contains(k) ? m[k] : Json("n/a"); });
   }
   add_keyed_rows("sensitivity_at", Json("n/a"),
-                 [](double f) { return "sensitivity @ " + number(f, 3) + " FPPI"; });
+                 [](double f) { return "sensitivity @ " + significant_text(f, 3) + " FPPI"; });
   std::vector<std::string> counts{"images"};
   for (const auto& m : metrics)
     counts.push_back(std::to_string(m.value("num_images", 0)) + " (" +

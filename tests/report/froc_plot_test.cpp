@@ -9,15 +9,12 @@
 #include <vector>
 
 #include "mbmd/report/report.h"
+#include "svg_text.h"
 
 namespace mbmd::engine {
 namespace {
 
-size_t count_of(const std::string& text, const std::string& what) {
-  size_t n = 0;
-  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
-  return n;
-}
+using testing::count_of;
 
 // The "x,y x,y ..." of the first element of `tag` in `svg`.
 std::vector<std::pair<double, double>> points_of(const std::string& svg, const std::string& tag) {

@@ -11,17 +11,13 @@
 
 #include "mbmd/core/error.h"
 #include "mbmd/data/png.h"
+#include "svg_text.h"
 
 namespace mbmd::engine {
 namespace {
 
 namespace fs = std::filesystem;
-
-size_t count_of(const std::string& text, const std::string& what) {
-  size_t n = 0;
-  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
-  return n;
-}
+using testing::count_of;
 
 std::string slurp(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -58,29 +54,6 @@ TEST(Report, EncodedPngDecodesToThePixels) {
   std::ofstream(dir / "x.png", std::ios::binary) << bytes;
   EXPECT_TRUE(data::read_png((dir / "x.png").string()).pixels.equal(grey));
   fs::remove_all(dir);
-}
-
-TEST(Report, LinePlotDrawsEverySeriesAndSkipsWhatTheAxesCannotShow) {
-  PlotSeries a{"a", {{0.125, 0.1}, {0.5, 0.4}, {2.0, 0.8}}, {}, {}};
-  PlotSeries b{"b<x>", {{0.0, 0.2}, {1.0, 0.3}}, {}, {}};  // x = 0 is left out on a log axis
-  PlotOptions o;
-  o.title = "FROC";
-  o.log_x = true;
-  const std::string svg = svg_line_plot({a, b}, o);
-  EXPECT_EQ(svg.rfind("<svg", 0), 0u);
-  EXPECT_EQ(count_of(svg, "<polyline"), 1u);  // a; b keeps one point, drawn as a dot
-  EXPECT_EQ(count_of(svg, "<circle"), 1u);
-  EXPECT_NE(svg.find("b&lt;x&gt;"), std::string::npos);
-  // The legend is drawn last, on its box, so that no line crosses a name.
-  const size_t box = svg.find("class=\"legend-box\"");
-  ASSERT_NE(box, std::string::npos);
-  EXPECT_GT(box, svg.rfind("<polyline"));
-  EXPECT_GT(box, svg.rfind("<circle"));
-  EXPECT_GT(svg.find(">a</text>"), box);
-  // Ticks at powers of two from 1/8 to 2.
-  for (const char* tick : {">0.125<", ">0.25<", ">0.5<", ">1<", ">2<"})
-    EXPECT_NE(svg.find(tick), std::string::npos) << tick;
-  EXPECT_NE(svg_line_plot({}, o).find("no data"), std::string::npos);
 }
 
 TEST(Report, MetricsTableListsThePapersMetrics) {

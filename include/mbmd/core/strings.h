@@ -23,6 +23,10 @@ std::string join(const std::vector<std::string>& parts, const std::string& sep);
 // `value` with `decimals` digits after the point ("%.*f"): 0.12345 -> "0.1235".
 std::string fixed_text(double value, int decimals = 4);
 
+// `value` with `digits` significant digits ("%.*g"): 0.000123456 -> "0.0001235"; "inf", "-inf"
+// or "nan" when it is not finite.
+std::string significant_text(double value, int digits = 4);
+
 // A Markdown table: `header` names the columns; the first column is left-aligned (names), the
 // others right-aligned (numbers). Each row has one cell per column.
 std::string markdown_table(const std::vector<std::string>& header,
