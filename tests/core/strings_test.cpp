@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <limits>
+
 namespace mbmd {
 namespace {
 
@@ -26,6 +29,15 @@ TEST(Strings, DigitsAndFixed) {
   EXPECT_FALSE(all_digits("12a"));
   EXPECT_EQ(fixed_text(0.12345), "0.1235");
   EXPECT_EQ(fixed_text(2.0, 1), "2.0");
+}
+
+TEST(Strings, SignificantDigitsAndNonFiniteWords) {
+  EXPECT_EQ(significant_text(0.000123456), "0.0001235");
+  EXPECT_EQ(significant_text(20.0, 3), "20");
+  EXPECT_EQ(significant_text(0.125, 3), "0.125");
+  EXPECT_EQ(significant_text(std::numeric_limits<double>::infinity()), "inf");
+  EXPECT_EQ(significant_text(-std::numeric_limits<double>::infinity()), "-inf");
+  EXPECT_EQ(significant_text(std::nan("")), "nan");
 }
 
 TEST(Strings, MarkdownTableAlignsNamesLeftAndNumbersRight) {
