@@ -148,11 +148,14 @@ PixelRect legend_place(const std::vector<PixelPath>& paths, const PixelRect& plo
   return best;
 }
 
+// A band needs two points to shade anything; the legend gives a line to the first series with one.
+bool has_band(const PlotSeries& series) { return series.band.size() >= 2; }
+
 // A legend line under the series' names when a series has a band: a shaded square and the
 // band's label up to its first comma ("95% CI"); the figure's caption says the rest.
 std::string band_legend(const std::vector<PlotSeries>& series, double x, double y) {
   for (const auto& s : series) {
-    if (s.band.size() < 2) continue;
+    if (!has_band(s)) continue;
     std::ostringstream svg;
     svg << "<rect x=\"" << x << "\" y=\"" << y - 9 << "\" width=\"16\" height=\"8\" "
         << "fill=\"#888\" fill-opacity=\"0.35\"/><text x=\"" << x + 20 << "\" y=\"" << y << "\">"
@@ -165,8 +168,7 @@ std::string band_legend(const std::vector<PlotSeries>& series, double x, double 
 constexpr double kLegendWidth = 112;
 
 double legend_height(const std::vector<PlotSeries>& series) {
-  const bool band = std::any_of(series.begin(), series.end(),
-                                [](const PlotSeries& s) { return s.band.size() >= 2; });
+  const bool band = std::any_of(series.begin(), series.end(), has_band);
   return 13 * static_cast<double>(series.size() + (band ? 1 : 0)) + 4;
 }
 

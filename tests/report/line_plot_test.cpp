@@ -20,11 +20,11 @@ struct Area {
   double left, top, right, bottom;
 };
 Area plot_area(const std::string& svg) {
-  const size_t frame = svg.find("fill=\"none\" stroke=\"#444\"");
-  const double x = attribute_of(svg.substr(frame - 120), "stroke=\"#444\"", "x");
-  const double y = attribute_of(svg.substr(frame - 120), "stroke=\"#444\"", "y");
-  const double w = attribute_of(svg.substr(frame - 120), "stroke=\"#444\"", "width");
-  const double h = attribute_of(svg.substr(frame - 120), "stroke=\"#444\"", "height");
+  const std::string frame = "fill=\"none\" stroke=\"#444\"";
+  const double x = attribute_of(svg, frame, "x");
+  const double y = attribute_of(svg, frame, "y");
+  const double w = attribute_of(svg, frame, "width");
+  const double h = attribute_of(svg, frame, "height");
   return {x, y, x + w, y + h};
 }
 

@@ -1,6 +1,7 @@
 // Reading back what the report's SVG writers wrote: counts of a tag and an attribute's value.
 #pragma once
 
+#include <cmath>
 #include <cstdlib>
 #include <string>
 
